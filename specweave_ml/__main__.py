@@ -1,0 +1,49 @@
+"""`python -m specweave_ml problem=<brief> stage=<stage>`: the Hydra app.
+
+Compose errors (an unknown option, a value of the wrong type) and our own ``SpecweaveError`` both end in
+one line on stderr and exit code 2. Anything else is a bug of ours and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import specweave_ml  # noqa: F401  (sets OMP_WAIT_POLICY before any OpenMP library loads)
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def _run(cfg) -> None:
+    from specweave_ml.errors import SpecweaveError
+    from specweave_ml.stages import run_stage
+
+    try:
+        run_stage(cfg)
+    except SpecweaveError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        sys.exit(err.exit_code)
+
+
+def main() -> None:
+    import hydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from specweave_ml.config_errors import describe_compose_error
+    from specweave_ml.schema import register
+
+    register()
+    # Let compose errors reach us as exceptions, so they read like every other user mistake.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    app = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(_run)
+    try:
+        app()
+    except (HydraException, OmegaConfBaseException) as err:
+        print(f"error: {describe_compose_error(err)}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

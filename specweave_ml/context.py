@@ -1,0 +1,76 @@
+"""The one place that reads the composed config: it validates the brief and resolves the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from specweave_ml import brief
+from specweave_ml.data import sources
+from specweave_ml.data.checks import check_target, require_columns
+from specweave_ml.models.registry import TRAINABLE
+from specweave_ml.paths import IncrementPaths
+from specweave_ml.plan import Plan
+from specweave_ml.resolver import DataFacts, resolve
+from specweave_ml.schema import ModelSchema, ProblemSchema, SelectionSchema, TuningSchema
+
+CLASSIFICATION = ("binary_classification", "multiclass_classification")
+
+
+@dataclass
+class Context:
+    cfg: DictConfig
+    problem: ProblemSchema
+    selection: SelectionSchema
+    models: dict[str, ModelSchema]
+    tuning: TuningSchema
+    forced_model: Optional[str]
+    paths: IncrementPaths
+
+    @classmethod
+    def from_cfg(cls, cfg: DictConfig) -> "Context":
+        problem, selection = brief.problem_of(cfg), brief.selection_of(cfg)
+        brief.validate(problem, selection)
+        models = {name: OmegaConf.to_object(spec) for name, spec in cfg.models.items()}
+        forced = cfg.model.name if cfg.get("model") is not None else None
+        if forced is not None:
+            models[forced] = OmegaConf.to_object(cfg.model)
+        return cls(
+            cfg=cfg,
+            problem=problem,
+            selection=selection,
+            models=models,
+            tuning=OmegaConf.to_object(cfg.tuning),
+            forced_model=forced,
+            paths=IncrementPaths.of(cfg.paths.increments, problem.increment),
+        )
+
+    @property
+    def seed(self) -> int:
+        return int(self.cfg.seed)
+
+    def load_frame(self, columns: Optional[list[str]] = None) -> pd.DataFrame:
+        frame = sources.load(self.problem.data, columns)
+        if self.problem.data.sample_rows:
+            frame = frame.head(self.problem.data.sample_rows).reset_index(drop=True)
+        return frame
+
+    def facts(self, frame: Optional[pd.DataFrame] = None) -> DataFacts:
+        """Row count and class balance, from a loaded frame or by reading just the target column."""
+        target = self.problem.data.target
+        if frame is None:
+            require_columns(sources.header(self.problem.data), self.problem)
+            frame = self.load_frame([target]) if target else self.load_frame()
+        share, classes = None, None
+        if target and self.problem.task.value in CLASSIFICATION:
+            check_target(frame[target], self.problem.task.value, self.selection.cv_folds)
+            counts = frame[target].value_counts()
+            share, classes = float(counts.min() / len(frame)), len(counts)
+        return DataFacts(n_rows=len(frame), minority_share=share, n_classes=classes)
+
+    def plan(self, facts: DataFacts) -> Plan:
+        return resolve(self.problem, self.selection, self.models, self.tuning, facts, TRAINABLE, self.forced_model)

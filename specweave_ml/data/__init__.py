@@ -1,0 +1,1 @@
+"""Loading, checking, profiling and splitting the data of a brief."""

@@ -1,0 +1,135 @@
+"""Data checks before anything is trained: each bad case names its column and the fix.
+
+Fatal problems raise ``DataError``. Softer ones (constant columns, duplicates, ID-like columns) become
+findings: reported in the profile and the docs, and the offending columns are left out of the features.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from specweave_ml.errors import DataError
+from specweave_ml.schema import ProblemSchema
+
+ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid)", re.IGNORECASE)
+
+
+@dataclass
+class Finding:
+    kind: str  # empty_column | constant_column | duplicate_rows | id_like | ...
+    column: str | None
+    message: str
+
+
+@dataclass
+class CheckedData:
+    features: list[str]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _shown(columns) -> str:
+    cols = list(columns)
+    return ", ".join(cols[:12]) + (", ..." if len(cols) > 12 else "")
+
+
+def require_columns(columns: list[str], problem: ProblemSchema) -> None:
+    """Every column the brief names exists in the data."""
+    d = problem.data
+    named = [("problem.data.target", d.target), ("problem.data.time_column", d.time_column),
+             ("problem.data.group_column", d.group_column), ("problem.data.user_column", d.user_column),
+             ("problem.data.item_column", d.item_column), ("problem.data.rating_column", d.rating_column)]
+    named += [("problem.data.features", c) for c in d.features or []]
+    named += [("problem.data.exclude", c) for c in d.exclude]
+    named += [("problem.data.id_columns", c) for c in d.id_columns]
+    for key, column in named:
+        if column is not None and column not in columns:
+            raise DataError(
+                key, f"column '{column}' is not in the data ({len(columns)} columns: {_shown(columns)})",
+                f"set {key} to one of the data's columns",
+            )
+
+
+def check_target(target: pd.Series, task: str, cv_folds: int) -> None:
+    name = target.name
+    missing = int(target.isna().sum())
+    if missing:
+        raise DataError(f"column '{name}'", f"the target has {missing} missing values", "drop or fill those rows before training")
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+            raise DataError(f"column '{name}'", f"a regression target must be numeric, got {target.dtype}",
+                            "convert it to numbers or set problem.task to a classification task")
+        if target.nunique() < 2:
+            raise DataError(f"column '{name}'", "the target is constant", "a target must vary to be predicted")
+        return
+    counts = target.value_counts()
+    if len(counts) < 2:
+        raise DataError(f"column '{name}'", f"the target has a single class ({counts.index[0]!r})", "classification needs at least two classes")
+    if task == "binary_classification" and len(counts) > 2:
+        raise DataError(f"column '{name}'", f"binary classification needs 2 classes, the target has {len(counts)}",
+                        "set problem.task=multiclass_classification")
+    if task == "multiclass_classification" and len(counts) == 2:
+        raise DataError(f"column '{name}'", "the target has only 2 classes", "set problem.task=binary_classification")
+    if counts.min() < cv_folds:
+        raise DataError(f"column '{name}'", f"class {counts.idxmin()!r} has {counts.min()} rows, fewer than the {cv_folds} CV folds",
+                        "collect more rows of that class, merge rare classes, or lower selection.cv_folds (3 at least)")
+
+
+def check_time(column: pd.Series) -> None:
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+        if column.isna().any():
+            raise DataError(f"column '{column.name}'", f"the time column has {int(column.isna().sum())} missing values", "fill or drop them")
+        return
+    parsed = pd.to_datetime(column, errors="coerce", format="mixed")
+    bad = int(parsed.isna().sum())
+    if bad:
+        example = column[parsed.isna()].iloc[0]
+        raise DataError(f"column '{column.name}'", f"{bad} values of the time column are not dates or numbers (e.g. {example!r})",
+                        "fix those values or declare another problem.data.time_column")
+
+
+def _id_like(col: pd.Series, n_rows: int) -> bool:
+    if n_rows < 20 or col.nunique(dropna=False) != n_rows:
+        return False
+    if ID_NAME.search(str(col.name)):
+        return True
+    if pd.api.types.is_integer_dtype(col):
+        return bool(col.is_monotonic_increasing or col.is_monotonic_decreasing)
+    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+
+
+def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> CheckedData:
+    """Check the data against the brief and decide the feature columns."""
+    d = problem.data
+    require_columns(list(frame.columns), problem)
+    if len(frame) < 5 * cv_folds:
+        raise DataError("problem.data.source", f"only {len(frame)} rows, too few for {cv_folds}-fold CV and a holdout",
+                        "use more data")
+    check_target(frame[d.target], problem.task.value, cv_folds)
+    if d.time_column:
+        check_time(frame[d.time_column])
+    findings: list[Finding] = []
+    reserved = {d.target, d.group_column, *d.id_columns, *d.exclude}
+    if d.time_column and not d.time_as_feature:
+        reserved.add(d.time_column)
+    candidates = [c for c in (d.features or frame.columns) if c not in reserved]
+    features = []
+    for c in candidates:
+        col = frame[c]
+        if col.isna().all():
+            findings.append(Finding("empty_column", c, f"column '{c}' is empty: left out of the features"))
+        elif col.nunique(dropna=False) <= 1:
+            findings.append(Finding("constant_column", c, f"column '{c}' is constant: left out of the features"))
+        elif d.features is None and _id_like(col, len(frame)):
+            findings.append(Finding("id_like", c, f"column '{c}' looks like an ID (unique per row): left out of the features; "
+                                    "list it in problem.data.features to keep it"))
+        else:
+            features.append(c)
+    if not features:
+        raise DataError("problem.data.features", "no usable feature column is left after the checks", "declare feature columns that vary")
+    duplicates = int(frame.duplicated().sum())
+    if duplicates:
+        findings.append(Finding("duplicate_rows", None, f"{duplicates} rows are exact duplicates of earlier rows ({duplicates / len(frame):.2%})"))
+    return CheckedData(features=features, findings=findings)

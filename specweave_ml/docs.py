@@ -1,0 +1,180 @@
+"""The increment's documents (spec.md, plan.md, tasks.md), rendered from the plan and its state.
+
+Regenerating is idempotent: the text depends only on the plan and the recorded results, never on the
+clock. Each document keeps a marked section for the user's own notes, carried over on every rewrite.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from specweave_ml.fileio import write_text
+from specweave_ml.metrics import METRICS
+from specweave_ml.paths import IncrementPaths
+from specweave_ml.plan import Plan
+from specweave_ml.schema import ProblemSchema
+from specweave_ml.state import TASKS
+
+NOTES_START = "<!-- specweave:notes:start (your notes below survive regeneration) -->"
+NOTES_END = "<!-- specweave:notes:end -->"
+_NOTES = re.compile(re.escape(NOTES_START) + r"\n?(.*?)" + re.escape(NOTES_END), re.DOTALL)
+
+
+def _user_notes(path: Path) -> str:
+    if not path.exists():
+        return ""
+    match = _NOTES.search(path.read_text(encoding="utf-8"))
+    return match.group(1) if match else ""
+
+
+def _with_notes(path: Path, body: str) -> str:
+    return f"{body.rstrip()}\n\n## Notes\n\n{NOTES_START}\n{_user_notes(path)}{NOTES_END}\n"
+
+
+def _metric(name: str) -> str:
+    m = METRICS[name]
+    return f"`{name}` ({m.describe}; {'higher' if m.greater_is_better else 'lower'} is better)"
+
+
+def render_spec(plan: Plan, problem: ProblemSchema, meta: dict) -> str:
+    d, c = problem.data, problem.constraints
+    rows = f"{plan.n_rows:,}" if plan.n_rows is not None else "unknown until the data is loaded"
+    profile = meta.get("data", {})
+    lines = [
+        f"# {plan.increment}: {plan.title}",
+        "",
+        "## Problem",
+        "",
+        problem.description or "(no description in the brief)",
+        "",
+        "## Input and output",
+        "",
+        f"- Input: one row of `{d.source}`"
+        + (f", features: {', '.join(f'`{f}`' for f in profile['features'])}" if profile.get("features") else ""),
+        f"- Output: {'a probability and a decision' if 'classification' in plan.task else 'a predicted value'} for `{d.target}` ({plan.task})",
+        "",
+        "## Success criteria",
+        "",
+        f"- Primary metric {_metric(plan.primary_metric)}: {plan.primary_why}.",
+        f"- Beat the best baseline by at least {plan.gates.baseline_margin:.0%} (error cut by that share).",
+        f"- Cross-validation scores spread no more than {plan.gates.cv_std} (std across folds).",
+        f"- Train/validation gap no more than {plan.gates.train_val_gap}.",
+        f"- p95 latency at most {c.latency_p95_ms:g} ms when served.",
+        "",
+        "## Data requirements",
+        "",
+        f"- Source: `{d.source}`; rows: {rows}"
+        + (f"; minority class: {plan.minority_share:.2%}" if plan.minority_share is not None else ""),
+        f"- Target: `{d.target}`" + (f"; time column: `{d.time_column}`" if d.time_column else "")
+        + (f"; group column: `{d.group_column}`" if d.group_column else ""),
+    ]
+    if profile.get("fingerprint"):
+        lines.append(f"- Data fingerprint: `{profile['fingerprint'][:16]}`")
+    for finding in profile.get("findings", []):
+        lines.append(f"- Finding: {finding['message']}")
+    lines += [
+        "",
+        "## Constraints",
+        "",
+        f"- Latency: p95 at most {c.latency_p95_ms:g} ms",
+        f"- Interpretability: {c.interpretability.value}",
+        f"- Time budget: {c.budget_minutes:g} minutes" + (f"; memory: {c.max_memory_gb:g} GB" if c.max_memory_gb else ""),
+        "",
+        "## Baseline plan",
+        "",
+        f"Dummy models first: {', '.join(f'`{b}`' for b in plan.baselines)}, with the same CV and holdout as the candidates.",
+        "",
+        "## Metrics",
+        "",
+        f"- Primary: {_metric(plan.primary_metric)}",
+        *[f"- {_metric(m)}" for m in plan.secondary_metrics],
+        "",
+        "## Deployment considerations",
+        "",
+        f"- Served behind a latency budget of {c.latency_p95_ms:g} ms (p95); the model is packaged in MLflow format with its hash.",
+        "- Drift in the features and the score is monitored against the training profile; the previous champion is kept for rollback.",
+    ]
+    return "\n".join(lines)
+
+
+def render_plan(plan: Plan, meta: dict) -> str:
+    s = plan.split
+    lines = [
+        f"# Plan: {plan.increment}",
+        "",
+        "## Data strategy",
+        "",
+        f"- Split: {s.strategy}, {s.test_size:.0%} held out for the final evaluation. {s.why}.",
+        f"- Cross-validation: {s.cv_folds}-fold {s.cv_strategy} on the training part only.",
+        "- Preprocessing (imputation, scaling, encoding) is fitted inside each fold's pipeline: no leakage from validation or test rows.",
+        "",
+        "## Candidates",
+        "",
+        "| model | chosen by rule | why | trainable now |",
+        "|---|---|---|---|",
+        *[f"| {c.name} | {c.rule} | {c.why} | {'yes' if c.trainable else 'not yet'} |" for c in plan.candidates],
+        "",
+        f"Baselines first: {', '.join(plan.baselines)}.",
+        "",
+        "## Tuning strategy",
+        "",
+        f"- {plan.tuning}" + (f": {' -> '.join(plan.tuning_phases)}" if plan.tuning_phases else ": default hyperparameters from conf/model/"),
+        f"- Budget: {plan.budget_minutes:g} minutes.",
+        "",
+        "## Evaluation method",
+        "",
+        f"- Candidates ranked by mean CV `{plan.primary_metric}`; the best is refitted on the whole training part and scored once on the holdout.",
+        f"- Gates: beat the best baseline by {plan.gates.baseline_margin:.0%}; CV std <= {plan.gates.cv_std}; train/validation gap <= {plan.gates.train_val_gap}.",
+    ]
+    if plan.imbalanced:
+        lines.append("- Imbalanced classes: class weights in every candidate; decision threshold chosen on out-of-fold validation scores.")
+    lines += [
+        "",
+        "## Deployment architecture",
+        "",
+        "- The chosen pipeline with its threshold, in MLflow model format under `models/champion/`, registered with the alias `champion`.",
+        f"- Served by uvicorn/FastAPI; load-tested against the p95 budget of {plan.gates.latency_p95_ms:g} ms.",
+    ]
+    if plan.notes:
+        lines += ["", "## Notes from the resolver", "", *[f"- {n}" for n in plan.notes]]
+    results = meta.get("results")
+    if results:
+        lines += ["", "## Results", "", *results_lines(results)]
+    return "\n".join(lines)
+
+
+def results_lines(results: dict) -> list[str]:
+    primary = results["primary_metric"]
+    lines = [
+        f"- Chosen model: **{results['chosen']}** (best mean CV {primary}: {results['cv_mean']:.4f} ± {results['cv_std']:.4f}).",
+        f"- Holdout {primary}: **{results['holdout'][primary]:.4f}** against the best baseline "
+        f"({results['best_baseline']['name']}) {results['best_baseline']['score']:.4f}.",
+    ]
+    if results.get("threshold") is not None:
+        lines.append(f"- Decision threshold: {results['threshold']:.4f} ({results['threshold_rule']}).")
+    if results.get("majority_accuracy") is not None:
+        lines.append(f"- A majority-class model would score accuracy {results['majority_accuracy']:.4f} here.")
+    for gate in results.get("gates", []):
+        lines.append(f"- Gate {gate['name']}: {'PASS' if gate['passed'] else 'FAIL'}: {gate['detail']}")
+    lines.append(f"- Ready: {'yes' if results.get('ready') else 'no'}" + (f" ({'; '.join(results['reasons'])})" if results.get("reasons") else ""))
+    return lines
+
+
+def render_tasks(plan: Plan, meta: dict) -> str:
+    lines = [f"# Tasks: {plan.increment}", "", "| id | task | status | note |", "|---|---|---|---|"]
+    for tid, title in TASKS:
+        t = meta["tasks"][tid]
+        lines.append(f"| {tid} | {title} | {t['status']} | {t['note']} |")
+    status = meta.get("status", "planned")
+    lines += ["", f"Increment status: **{status}**"]
+    return "\n".join(lines)
+
+
+def write_all(paths: IncrementPaths, plan: Plan, problem: ProblemSchema, meta: dict) -> None:
+    for path, body in (
+        (paths.spec, render_spec(plan, problem, meta)),
+        (paths.plan, render_plan(plan, meta)),
+        (paths.tasks, render_tasks(plan, meta)),
+    ):
+        write_text(path, _with_notes(path, body))

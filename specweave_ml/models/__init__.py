@@ -1,0 +1,1 @@
+"""The explicit model registry: the only estimators a config can ask for."""

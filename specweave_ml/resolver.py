@@ -1,0 +1,164 @@
+"""The resolver: a pure function from a validated brief and the selection rules to a ``Plan``.
+
+Heuristics (the methodology's decision tree, kept as data in ``conf/selection/default.yaml``):
+
+* the first selection rule whose conditions hold picks the candidates, and the plan records that rule;
+* baselines always come first; candidates are listed simple before complex;
+* time column declared -> time-ordered split and expanding-window CV (no look-ahead);
+  group column -> grouped split and CV (no group on both sides); classification -> stratified; else random;
+* a minority class under ``gates.imbalance_ratio`` (10%; with k classes, scaled by k/2) makes the data
+  imbalanced: PR-AUC becomes the default primary metric, class weights and a tuned threshold follow;
+* CV never uses fewer than 3 folds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from specweave_ml.errors import ConfigError
+from specweave_ml.metrics import CLASSIFICATION, DEFAULT_PRIMARY, DEFAULT_SECONDARY, IMBALANCED_PRIMARY
+from specweave_ml.plan import Candidate, Gates, Plan, SplitPlan
+from specweave_ml.schema import ModelSchema, ProblemSchema, RuleSchema, SelectionSchema, TuningSchema
+
+FAMILY_ORDER = {"baseline": 0, "linear": 1, "tree": 2, "forest": 3, "boosting": 4, "neural": 5}
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the resolver needs to know about the data: its size and, for classes, the balance."""
+
+    n_rows: Optional[int]
+    minority_share: Optional[float] = None
+    n_classes: Optional[int] = None
+
+    @property
+    def balance(self) -> Optional[float]:
+        """The minority share scaled so that 0.5 means balanced for any number of classes."""
+        if self.minority_share is None:
+            return None
+        return self.minority_share * (self.n_classes or 2) / 2
+
+
+def _matches(rule: RuleSchema, problem: ProblemSchema, n_rows: Optional[int]) -> bool:
+    if rule.modality is not None and rule.modality != problem.modality.value:
+        return False
+    if rule.task is not None and rule.task != problem.task.value:
+        return False
+    if rule.interpretability is not None and rule.interpretability != problem.constraints.interpretability.value:
+        return False
+    if rule.min_rows is not None and (n_rows is None or n_rows < rule.min_rows):
+        return False
+    if rule.max_rows is not None and (n_rows is None or n_rows >= rule.max_rows):
+        return False
+    return True
+
+
+def _check_rules(selection: SelectionSchema, models: Mapping[str, ModelSchema]) -> None:
+    for i, rule in enumerate(selection.rules):
+        for name in rule.models:
+            if name not in models:
+                raise ConfigError(
+                    f"selection.rules[{i}].models",
+                    f"rule '{rule.name}' names unknown model '{name}'",
+                    f"use one of {', '.join(sorted(models))} (conf/model/), or add conf/model/{name}.yaml",
+                )
+
+
+def _candidates(problem, selection, models, trainable, forced, n_rows) -> tuple[Candidate, ...]:
+    if forced is not None:
+        if forced not in models:
+            raise ConfigError("model", f"unknown model '{forced}'", f"use one of {', '.join(sorted(models))}")
+        spec = models[forced]
+        return (Candidate(forced, "command line", f"model={forced} was asked for", forced in trainable and spec.modality == problem.modality),)
+    for rule in selection.rules:
+        if _matches(rule, problem, n_rows):
+            names = sorted(rule.models, key=lambda n: FAMILY_ORDER.get(models[n].family, 9))
+            return tuple(
+                Candidate(n, rule.name, rule.why, n in trainable and models[n].modality == problem.modality) for n in names
+            )
+    raise ConfigError(
+        "selection.rules",
+        f"no rule matches a {problem.modality.value} {problem.task.value} brief with {n_rows} rows",
+        "add a rule for it to conf/selection/ or pick a model with model=<name>",
+    )
+
+
+def _split(problem: ProblemSchema, selection: SelectionSchema) -> SplitPlan:
+    data, folds, test = problem.data, selection.cv_folds, selection.test_size
+    if data.time_column:
+        why = f"'{data.time_column}' is declared: train on the past, test on the future (no look-ahead)"
+        return SplitPlan("time", "expanding_window", folds, test, data.time_column, None, why)
+    if data.group_column:
+        why = f"'{data.group_column}' is declared: no group appears on both sides of a split"
+        return SplitPlan("group", "group_kfold", folds, test, None, data.group_column, why)
+    if problem.task.value in CLASSIFICATION:
+        return SplitPlan("stratified", "stratified_kfold", folds, test, None, None, "class shares kept equal in every part")
+    return SplitPlan("random", "kfold", folds, test, None, None, "no time or group structure is declared")
+
+
+def resolve(
+    problem: ProblemSchema,
+    selection: SelectionSchema,
+    models: Mapping[str, ModelSchema],
+    tuning: TuningSchema,
+    facts: DataFacts,
+    trainable: frozenset[str],
+    forced_model: Optional[str] = None,
+) -> Plan:
+    """Decide candidates, baselines, metrics, split, tuning and gates for one brief."""
+    task = problem.task.value
+    _check_rules(selection, models)
+    candidates = _candidates(problem, selection, models, trainable, forced_model, facts.n_rows)
+    notes = []
+    imbalanced = facts.balance is not None and facts.balance < selection.gates.imbalance_ratio
+    if problem.metrics.primary is not None:
+        primary, primary_why = problem.metrics.primary, "set in the brief"
+    elif imbalanced and task == "binary_classification":
+        primary = IMBALANCED_PRIMARY
+        primary_why = f"minority class is {facts.minority_share:.2%}: accuracy would reward predicting the majority"
+    else:
+        primary, primary_why = DEFAULT_PRIMARY[task], f"the default for {task}"
+    if imbalanced:
+        if primary in ("accuracy",):
+            raise ConfigError(
+                "problem.metrics.primary",
+                f"accuracy on a {facts.minority_share:.2%} minority class rewards a model that never predicts it",
+                "use pr_auc, f1 or balanced_accuracy",
+            )
+        notes.append("imbalanced classes: class weights in every candidate, threshold tuned on validation data")
+    secondary = tuple(m for m in dict.fromkeys(list(problem.metrics.others) + DEFAULT_SECONDARY[task]) if m != primary)
+    if problem.data.time_column and problem.data.group_column:
+        notes.append(f"both a time and a group column are declared: the split follows time ('{problem.data.time_column}')")
+    if problem.constraints.interpretability.value == "preferred":
+        notes.append("interpretability preferred: every model is explained with SHAP")
+    if not all(c.trainable for c in candidates):
+        notes.append(f"{problem.modality.value} training is not implemented yet: this plan can be shown, not run")
+    if facts.n_rows is None:
+        notes.append("row count unknown: size rules could not be applied")
+    return Plan(
+        increment=problem.increment,
+        title=problem.title or problem.increment,
+        task=task,
+        modality=problem.modality.value,
+        interpretability=problem.constraints.interpretability.value,
+        n_rows=facts.n_rows,
+        minority_share=facts.minority_share,
+        imbalanced=imbalanced,
+        candidates=candidates,
+        baselines=tuple(selection.baselines[task]),
+        primary_metric=primary,
+        primary_why=primary_why,
+        secondary_metrics=secondary,
+        split=_split(problem, selection),
+        tuning=tuning.name,
+        tuning_phases=tuple(tuning.phases),
+        gates=Gates(
+            baseline_margin=selection.gates.baseline_margin,
+            cv_std=selection.gates.cv_std,
+            train_val_gap=selection.gates.train_val_gap,
+            latency_p95_ms=problem.constraints.latency_p95_ms,
+        ),
+        budget_minutes=problem.constraints.budget_minutes,
+        notes=tuple(notes),
+    )

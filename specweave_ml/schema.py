@@ -1,0 +1,162 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+Types and shapes fail here, at compose time, with the full key in the message. Meaning (a metric that
+does not fit the task, a negative budget) is checked by ``brief.validate`` before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class Task(Enum):
+    binary_classification = "binary_classification"
+    multiclass_classification = "multiclass_classification"
+    regression = "regression"
+    ranking = "ranking"
+    forecasting = "forecasting"
+
+
+class Modality(Enum):
+    tabular = "tabular"
+    text = "text"
+    image = "image"
+    time_series = "time_series"
+    interactions = "interactions"
+
+
+class Interpretability(Enum):
+    required = "required"
+    preferred = "preferred"
+    none = "none"
+
+
+@dataclass
+class DataSchema:
+    source: str = MISSING  # "bundled:<name>", or a path to a .csv / .parquet file
+    format: Optional[str] = None  # csv | parquet | bundled; inferred from `source` when null
+    target: Optional[str] = None
+    features: Optional[List[str]] = None  # null: every column not excluded below
+    exclude: List[str] = field(default_factory=list)
+    time_column: Optional[str] = None  # set it, and every split becomes time-ordered
+    time_as_feature: bool = False  # the time column orders the data; it is a feature only if asked
+    group_column: Optional[str] = None
+    id_columns: List[str] = field(default_factory=list)
+    user_column: Optional[str] = None
+    item_column: Optional[str] = None
+    rating_column: Optional[str] = None
+    sample_rows: Optional[int] = None  # keep only the first N rows of the source: quick runs and tests
+
+
+@dataclass
+class ConstraintsSchema:
+    latency_p95_ms: float = 100.0
+    interpretability: Interpretability = Interpretability.none
+    budget_minutes: float = 10.0
+    max_memory_gb: Optional[float] = None
+
+
+@dataclass
+class MetricsSchema:
+    primary: Optional[str] = None  # null: the task's default (PR-AUC when classes are imbalanced)
+    others: List[str] = field(default_factory=list)
+    # Cost of a missed positive relative to a false alarm; null picks the threshold by best F1.
+    cost_ratio: Optional[float] = None
+
+
+@dataclass
+class ProblemSchema:
+    increment: str = MISSING  # NNNN-kebab-name
+    title: str = ""
+    description: str = ""
+    task: Task = MISSING
+    modality: Modality = Modality.tabular
+    data: DataSchema = field(default_factory=DataSchema)
+    constraints: ConstraintsSchema = field(default_factory=ConstraintsSchema)
+    metrics: MetricsSchema = field(default_factory=MetricsSchema)
+
+
+@dataclass
+class RuleSchema:
+    name: str = MISSING
+    why: str = MISSING
+    models: List[str] = MISSING
+    # Conditions; a null condition matches anything.
+    modality: Optional[str] = None
+    task: Optional[str] = None
+    interpretability: Optional[str] = None
+    min_rows: Optional[int] = None
+    max_rows: Optional[int] = None  # exclusive
+
+
+@dataclass
+class GatesSchema:
+    baseline_margin: float = 0.2
+    cv_std: float = 0.1
+    train_val_gap: float = 0.1
+    imbalance_ratio: float = 0.1  # minority share under which the data counts as imbalanced
+
+
+@dataclass
+class SelectionSchema:
+    rules: List[RuleSchema] = MISSING
+    baselines: Dict[str, List[str]] = MISSING  # task -> baseline strategies
+    cv_folds: int = 5
+    test_size: float = 0.25
+    gates: GatesSchema = field(default_factory=GatesSchema)
+
+
+@dataclass
+class ModelSchema:
+    name: str = MISSING
+    family: str = MISSING  # linear | tree | forest | boosting | neural | baseline
+    modality: Modality = Modality.tabular
+    params: Dict[str, Any] = field(default_factory=dict)
+    classifier_params: Dict[str, Any] = field(default_factory=dict)
+    regressor_params: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TuningSchema:
+    name: str = MISSING
+    phases: List[str] = field(default_factory=list)
+
+
+@dataclass
+class TrackingSchema:
+    enabled: bool = True
+    uri: str = MISSING
+    experiment: str = "specweave-ml"
+
+
+@dataclass
+class PathsSchema:
+    root: str = MISSING
+    increments: str = MISSING
+
+
+@dataclass
+class Config:
+    problem: ProblemSchema = MISSING
+    selection: SelectionSchema = MISSING
+    models: Dict[str, ModelSchema] = field(default_factory=dict)
+    model: Optional[ModelSchema] = None  # set (model=xgboost) to train only that model
+    tuning: TuningSchema = MISSING
+    tracking: TrackingSchema = MISSING
+    paths: PathsSchema = MISSING
+    stage: str = "all"
+    seed: int = 42
+    strict: bool = False
+    progress: Optional[bool] = None  # null: a progress bar when output is a terminal
+    input: Optional[str] = None
+    output: Optional[str] = None
+
+
+def register() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)

@@ -1,0 +1,64 @@
+"""Thin wiring: each stage reads the config through ``Context``, calls pure steps, writes files.
+
+The same functions run in one process (``stage=all``), one at a time under ``dvc repro``, and in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from omegaconf import DictConfig
+
+from specweave_ml.context import Context
+from specweave_ml.errors import ConfigError, NotTrainableYet
+from specweave_ml.plan import Plan
+
+log = logging.getLogger("specweave_ml")
+
+
+def plan_stage(ctx: Context) -> Plan:
+    """Print what the framework decided and why; write nothing."""
+    plan = ctx.plan(ctx.facts())
+    print(plan.describe())
+    return plan
+
+
+def _require_trainable(plan: Plan) -> None:
+    if not plan.trainable:
+        blocked = ", ".join(c.name for c in plan.candidates if not c.trainable)
+        raise NotTrainableYet(
+            "problem.modality",
+            f"{plan.modality} models ({blocked}) cannot be trained yet; only the plan resolves",
+            "run with stage=plan to see it, or use a tabular brief",
+        )
+
+
+def prepare_stage(ctx: Context) -> Plan:
+    from specweave_ml.prepare import prepare
+
+    plan = ctx.plan(ctx.facts())
+    _require_trainable(plan)
+    return prepare(ctx)
+
+
+def all_stage(ctx: Context) -> None:
+    prepare_stage(ctx)
+    for name in ("train", "evaluate", "package"):
+        if name in STAGES:
+            STAGES[name](ctx)
+
+
+STAGES: dict[str, Callable[[Context], object]] = {
+    "plan": plan_stage,
+    "prepare": prepare_stage,
+    "all": all_stage,
+}
+
+
+def run_stage(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
+    stage = cfg.stage
+    if stage not in STAGES:
+        raise ConfigError("stage", f"unknown stage '{stage}'", f"use one of {', '.join(STAGES)}")
+    STAGES[stage](Context.from_cfg(cfg))

@@ -1,0 +1,89 @@
+"""An increment's living state, kept in ``metadata.json``: its tasks' statuses and its results.
+
+Stages read it, record what they did, and write it back; the Markdown documents are views of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from omegaconf import DictConfig, OmegaConf
+
+from specweave_ml.fileio import read_json, write_json
+from specweave_ml.paths import IncrementPaths
+from specweave_ml.plan import Plan
+
+TODO, DONE, FAILED, SKIPPED, NOT_YET = "todo", "done", "failed", "skipped", "not yet"
+
+# The methodology's workflow as tasks; ids are stable so notes and links keep pointing at them.
+TASKS: list[tuple[str, str]] = [
+    ("T-001", "Data exploration and quality assessment"),
+    ("T-002", "Leakage-safe split and cross-validation folds"),
+    ("T-003", "Feature engineering inside the model pipelines"),
+    ("T-004", "Baseline models (mandatory)"),
+    ("T-005", "Candidate models with cross-validation"),
+    ("T-006", "Hyperparameter tuning"),
+    ("T-007", "Holdout evaluation and methodology gates"),
+    ("T-008", "Model explainability (SHAP)"),
+    ("T-009", "Package and register the model"),
+    ("T-010", "Load test against the latency budget"),
+    ("T-011", "Monitoring, A/B test plan and rollback"),
+]
+# What the framework cannot do yet says so, rather than leaving a task that looks merely pending.
+NOT_BUILT = {
+    "T-008": "SHAP explanations arrive with the explainability issue",
+    "T-010": "the load test arrives with the serving issue",
+    "T-011": "monitoring, A/B tests and rollback arrive with the serving issue",
+}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A hash of everything that decides the increment's results (not the stage or file arguments)."""
+    parts = {k: cfg[k] for k in ("problem", "selection", "models", "model", "tuning", "seed")}
+    text = OmegaConf.to_yaml(OmegaConf.create(parts), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load(paths: IncrementPaths) -> dict:
+    return read_json(paths.metadata) if paths.metadata.exists() else {}
+
+
+def fresh(plan: Plan, cfg: DictConfig, previous: dict) -> dict:
+    """The metadata for this plan, keeping what earlier runs recorded (creation time, task statuses)."""
+    digest = config_hash(cfg)
+    if previous.get("config_hash") not in (None, digest):
+        # The brief or the rules changed: earlier results describe another increment.
+        previous = {k: previous[k] for k in ("created",) if k in previous}
+    tasks = previous.get("tasks", {})
+    for tid, _ in TASKS:
+        tasks.setdefault(tid, {"status": TODO, "note": ""})
+        if tid in NOT_BUILT:
+            tasks[tid] = {"status": NOT_YET, "note": NOT_BUILT[tid]}
+    meta = {
+        "id": plan.increment,
+        "title": plan.title,
+        "task": plan.task,
+        "modality": plan.modality,
+        "status": previous.get("status", "planned"),
+        "created": previous.get("created", now()),
+        "last_activity": now(),
+        "config_hash": digest,
+        "tasks": {tid: tasks[tid] for tid, _ in TASKS},
+    }
+    for key, value in previous.items():
+        meta.setdefault(key, value)
+    return meta
+
+
+def set_task(meta: dict, tid: str, status: str, note: str = "") -> None:
+    meta["tasks"][tid] = {"status": status, "note": note}
+
+
+def save(paths: IncrementPaths, meta: dict) -> None:
+    meta["last_activity"] = now()
+    write_json(paths.metadata, meta)
