@@ -70,5 +70,7 @@ def validate(problem: ProblemSchema, selection: SelectionSchema) -> None:
         raise ConfigError("selection.cv_folds", f"must be at least 3, got {selection.cv_folds}", "use 3 or more folds (5 by default)")
     if not 0.05 <= selection.test_size <= 0.5:
         raise ConfigError("selection.test_size", f"must be between 0.05 and 0.5, got {selection.test_size}", "use e.g. 0.25")
+    if selection.class_weighting not in ("sqrt", "balanced", "none"):
+        raise ConfigError("selection.class_weighting", f"unknown scheme '{selection.class_weighting}'", "use sqrt, balanced or none")
     if task not in selection.baselines:
         raise ConfigError("selection.baselines", f"no baselines listed for {task}", f"add selection.baselines.{task}")

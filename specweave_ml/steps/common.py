@@ -1,0 +1,60 @@
+"""What several stages share: the plan as prepared, the saved split, the increment's state."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pandas as pd
+
+from specweave_ml.context import Context
+from specweave_ml.data.split import fingerprint
+from specweave_ml.errors import DataError, NotTrainableYet
+from specweave_ml.fileio import read_json
+from specweave_ml.plan import Plan
+from specweave_ml.resolver import DataFacts
+
+
+def require(path, stage: str) -> None:
+    if not path.exists():
+        raise DataError(str(path), "does not exist yet", f"run stage={stage} (or stage=all) first")
+
+
+def planned(ctx: Context) -> Plan:
+    """The plan, resolved from the prepared data's profile (no need to reload the raw data)."""
+    require(ctx.paths.profile, "prepare")
+    prof = read_json(ctx.paths.profile)
+    classes = len(prof["class_balance"]) if "class_balance" in prof else None
+    plan = ctx.plan(DataFacts(prof["rows"], prof.get("minority_share"), classes))
+    if not plan.trainable:
+        raise NotTrainableYet("problem.modality", f"{plan.modality} models cannot be trained yet", "use a tabular brief")
+    return plan
+
+
+def load_split(ctx: Context, part: str) -> pd.DataFrame:
+    """The saved train or test part, refused if it changed since ``stage=prepare`` wrote it."""
+    path = ctx.paths.train if part == "train" else ctx.paths.test
+    require(path, "prepare")
+    frame = pd.read_parquet(path)
+    expected = read_json(ctx.paths.split)[f"{part}_fingerprint"]
+    if fingerprint(frame) != expected:
+        raise DataError(str(path), "changed since stage=prepare wrote it (fingerprint mismatch)",
+                        "rerun stage=prepare, or restore it with dvc checkout")
+    return frame
+
+
+def split_info(ctx: Context) -> dict:
+    require(ctx.paths.split, "prepare")
+    return read_json(ctx.paths.split)
+
+
+@contextmanager
+def progress(ctx: Context, total: int, desc: str):
+    """A progress bar on a terminal; silent when output is piped (or as ``progress=`` says)."""
+    from tqdm.auto import tqdm
+
+    setting = ctx.cfg.get("progress")
+    bar = tqdm(total=total, desc=desc, unit="fit", disable=None if setting is None else not setting, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -1,0 +1,86 @@
+"""``stage=train``: baselines and candidates cross-validated, the best one refitted and saved."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from specweave_ml import docs, state
+from specweave_ml.context import Context
+from specweave_ml.errors import NotTrainableYet
+from specweave_ml.fileio import write_json
+from specweave_ml.gates import cv_spread_gate, overfit_gate
+from specweave_ml.packaging import directory_hash, save_model
+from specweave_ml.steps.common import load_split, planned, progress, split_info
+from specweave_ml.tracking import Tracker, git_commit
+from specweave_ml.training.train import train
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: Context) -> None:
+    plan, paths = planned(ctx), ctx.paths
+    if ctx.tuning.phases:
+        raise NotTrainableYet("tuning", f"tuning={ctx.tuning.name} is not implemented yet", "use tuning=none")
+    info = split_info(ctx)
+    frame = load_split(ctx, "train")
+    features, target = info["features"], info["target"]
+    n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
+    with progress(ctx, n_fits, f"{plan.increment} CV") as bar:
+        result = train(plan, ctx.models, frame, features, target, ctx.seed, ctx.selection.class_weighting,
+                       ctx.problem.metrics.cost_ratio, on_fold=lambda: bar.update(1))
+
+    metric, g = plan.primary_metric, plan.gates
+    cv_report = {"metric": metric, "cv_strategy": plan.split.cv_strategy, "cv_folds": plan.split.cv_folds,
+                 "chosen": result.chosen, "baselines": [], "candidates": []}
+    for r in result.baselines:
+        cv_report["baselines"].append(r.summary())
+    for r in result.candidates:
+        flags = [cv_spread_gate(metric, r.val_scores, g.cv_std), overfit_gate(metric, r.train_mean, r.mean, g.train_val_gap)]
+        cv_report["candidates"].append({**r.summary(), "checks": [f.to_dict() for f in flags]})
+        for f in flags:
+            if not f.passed:
+                log.warning("%s: %s: %s", r.name, f.detail, f.advice)
+
+    meta = state.load(paths)
+    tracker = Tracker(ctx.cfg.tracking, ctx.cfg.paths.root)
+    parent = tracker.start_parent(plan.increment, {
+        "git_commit": git_commit(ctx.cfg.paths.root), "data_fingerprint": info["source_fingerprint"],
+        "config_hash": meta.get("config_hash", ""), "stage": ctx.cfg.stage})
+    children = {}
+    for r in result.baselines + result.candidates:
+        params = {"strategy": r.name} if r.kind == "baseline" else ctx.models[r.name].params | {"class_weighting": result.weighting}
+        metrics = {f"cv_{metric}_mean": r.mean, f"cv_{metric}_std": r.std, f"cv_{metric}_train_mean": r.train_mean,
+                   **{f"cv_{metric}_fold_{i}": s for i, s in enumerate(r.val_scores)}}
+        children[r.name] = tracker.log_child(parent, r.name, r.kind, dict(params), metrics,
+                                             {"increment": plan.increment, "data_fingerprint": info["source_fingerprint"]})
+    tracker.log(parent, params={"chosen": result.chosen, "primary_metric": metric, "threshold": result.threshold,
+                                "class_weighting": result.weighting, "cv_strategy": plan.split.cv_strategy})
+
+    if paths.model.exists():  # keep the previous champion for rollback
+        shutil.rmtree(paths.previous_model, ignore_errors=True)
+        shutil.copytree(paths.model, paths.previous_model)
+        meta["previous_model"] = {**meta.get("model", {}), "sha256": directory_hash(paths.previous_model)}
+    digest = save_model(result.model, paths.model, frame[features])
+    write_json(paths.cv, cv_report)
+    write_json(paths.training, {
+        "chosen": result.chosen, "threshold": result.threshold, "threshold_rule": result.threshold_rule,
+        "class_weighting": result.weighting, "classes": result.classes,
+        "params": {k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
+    })
+    meta["model"] = {"name": result.chosen, "path": str(paths.model.relative_to(paths.root)), "sha256": digest,
+                     "threshold": result.threshold}
+    meta["tracking"] = {"uri": tracker.uri if tracker.enabled else None, "parent_run_id": parent, "child_runs": children}
+    meta.pop("results", None)  # the previous evaluation described another model
+    chosen = next(r for r in result.candidates if r.name == result.chosen)
+    state.set_task(meta, "T-003", state.DONE, "imputation, scaling and encoding fitted inside each pipeline")
+    state.set_task(meta, "T-004", state.DONE, ", ".join(f"{r.name} {r.mean:.4f}" for r in result.baselines) + f" (CV {metric})")
+    state.set_task(meta, "T-005", state.DONE, f"chosen {result.chosen}: CV {metric} {chosen.mean:.4f} ± {chosen.std:.4f}; "
+                   + ", ".join(f"{r.name} {r.mean:.4f}" for r in result.candidates))
+    state.set_task(meta, "T-006", state.SKIPPED, "tuning=none: default hyperparameters")
+    state.set_task(meta, "T-007", state.TODO, "")
+    state.set_task(meta, "T-009", state.TODO, f"saved to {meta['model']['path']} (sha256 {digest[:12]}); not registered yet")
+    meta["status"] = "trained"
+    state.save(paths, meta)
+    docs.write_all(paths, plan, ctx.problem, meta)
+    log.info("trained %s: chosen %s (CV %s %.4f)", plan.increment, result.chosen, metric, chosen.mean)

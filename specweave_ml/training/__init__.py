@@ -1,0 +1,1 @@
+"""Training: leakage-safe pipelines, baselines, cross-validation and the choice of a model."""

@@ -1,0 +1,107 @@
+"""Every option of every config group composes, type-checks and means something."""
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from specweave_ml import brief
+from specweave_ml.context import Context
+from specweave_ml.schema import Config
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group, read from the folder so a new file is tested the day it lands."""
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_every_group_has_options():
+    for group in ("problem", "selection", "model", "models", "tuning", "tracking"):
+        assert options(group), f"conf/{group}/ has no options"
+
+
+def test_default_config_composes_to_the_typed_schema(compose):
+    cfg = compose()
+    obj = OmegaConf.to_object(cfg)  # resolves every interpolation and checks every type
+    assert isinstance(obj, Config)
+    assert cfg.problem.increment == "0001-fraud-detection"
+    assert cfg.stage == "all"
+    assert cfg.model is None
+    assert "hydra" not in cfg
+
+
+@pytest.mark.parametrize("name", options("problem"))
+def test_every_brief_composes_and_is_valid(compose, name):
+    cfg = compose([f"problem={name}"])
+    OmegaConf.to_object(cfg)
+    problem, selection = brief.problem_of(cfg), brief.selection_of(cfg)
+    brief.validate(problem, selection)  # a shipped brief is a valid brief
+    assert problem.increment.split("-", 1)[1], "an increment id names the increment"
+
+
+def test_shipped_briefs_have_distinct_increments():
+    ids = [OmegaConf.load(CONF / "problem" / f"{name}.yaml").increment for name in options("problem")]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("name", options("selection"))
+def test_every_selection_composes(compose, name):
+    cfg = compose([f"selection={name}"])
+    selection = brief.selection_of(cfg)
+    assert selection.rules
+    assert selection.cv_folds >= 3
+    # Every rule names only models the registry knows (conf/model/).
+    for rule in selection.rules:
+        assert set(rule.models) <= set(cfg.models), rule.name
+
+
+@pytest.mark.parametrize("name", options("tuning"))
+def test_every_tuning_option_composes(compose, name):
+    cfg = compose([f"tuning={name}"])
+    OmegaConf.to_object(cfg)
+    assert cfg.tuning.name == name
+
+
+@pytest.mark.parametrize("name", options("tracking"))
+def test_every_tracking_option_composes(compose, name, tmp_path):
+    cfg = compose([f"tracking={name}"])
+    obj = OmegaConf.to_object(cfg)
+    if obj.tracking.enabled:
+        assert str(tmp_path) in obj.tracking.uri, "a local tracking store lives under paths.root"
+
+
+@pytest.mark.parametrize("name", options("model"))
+def test_every_model_composes_as_the_forced_model(compose, name):
+    cfg = compose(["problem=breast_cancer", f"model={name}"])
+    OmegaConf.to_object(cfg)
+    assert cfg.model.name == name, f"conf/model/{name}.yaml must set name: {name}"
+    ctx = Context.from_cfg(cfg)
+    assert ctx.forced_model == name
+
+
+@pytest.mark.parametrize("name", options("models"))
+def test_every_models_option_composes(compose, name):
+    cfg = compose([f"models={name}"])
+    OmegaConf.to_object(cfg)
+    assert cfg.models
+
+
+def test_models_all_lists_every_model_file(compose):
+    """A new conf/model/<name>.yaml is not usable by the rules until models/all.yaml lists it."""
+    cfg = compose()
+    assert sorted(cfg.models) == options("model")
+    for key, spec in cfg.models.items():
+        assert spec.name == key
+
+
+def test_cfg_job_prints_the_composed_config(cli):
+    result = cli("problem=wine", "--cfg", "job")
+    assert result.returncode == 0, result.stderr
+    printed = OmegaConf.create(result.stdout)
+    assert printed.problem.increment == "0003-wine-cultivar"
+    assert printed.problem.constraints.interpretability == "required"
+    assert [r.name for r in printed.selection.rules][0] == "interpretability-required"
+    assert "xgboost" in printed.models
+    assert printed.stage == "all"
