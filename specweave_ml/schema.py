@@ -129,6 +129,15 @@ class TuningSchema:
 
 
 @dataclass
+class ExplainSchema:
+    background_rows: int = 200
+    explain_rows: int = 1000
+    top_features: int = 3
+    local_top: int = 3
+    local_random: int = 2
+
+
+@dataclass
 class TrackingSchema:
     enabled: bool = True
     uri: str = MISSING
@@ -149,6 +158,7 @@ class Config:
     model: Optional[ModelSchema] = None  # set (model=xgboost) to train only that model
     tuning: TuningSchema = MISSING
     tracking: TrackingSchema = MISSING
+    explain: ExplainSchema = field(default_factory=ExplainSchema)
     paths: PathsSchema = MISSING
     stage: str = "all"
     seed: int = 42

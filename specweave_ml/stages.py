@@ -51,7 +51,7 @@ def _step(module: str) -> Callable[[Context], object]:
     return run
 
 
-PIPELINE = ("prepare", "train", "evaluate", "package")
+PIPELINE = ("prepare", "train", "evaluate", "explain", "package", "report")
 
 
 def all_stage(ctx: Context) -> None:
@@ -65,7 +65,9 @@ STAGES: dict[str, Callable[[Context], object]] = {
     "prepare": prepare_stage,
     "train": _step("train"),
     "evaluate": _step("evaluate"),
+    "explain": _step("explain"),
     "package": _step("package"),
+    "report": _step("report"),
     "predict": _step("predict"),
     "all": all_stage,
 }

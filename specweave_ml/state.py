@@ -32,7 +32,6 @@ TASKS: list[tuple[str, str]] = [
 ]
 # What the framework cannot do yet says so, rather than leaving a task that looks merely pending.
 NOT_BUILT = {
-    "T-008": "SHAP explanations arrive with the explainability issue",
     "T-010": "the load test arrives with the serving issue",
     "T-011": "monitoring, A/B tests and rollback arrive with the serving issue",
 }
@@ -85,5 +84,9 @@ def set_task(meta: dict, tid: str, status: str, note: str = "") -> None:
 
 
 def save(paths: IncrementPaths, meta: dict) -> None:
+    """Write the metadata and regenerate the living-docs index that lists every increment."""
+    from specweave_ml.report.living import write_index
+
     meta["last_activity"] = now()
     write_json(paths.metadata, meta)
+    write_index(paths.root.parent)

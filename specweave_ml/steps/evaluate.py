@@ -6,6 +6,7 @@ import logging
 
 import pandas as pd
 
+from specweave_ml import antipatterns as ap
 from specweave_ml import docs, state
 from specweave_ml.context import Context
 from specweave_ml.errors import GateFailed
@@ -21,6 +22,21 @@ from specweave_ml.training.baselines import baseline_model
 from specweave_ml.data.split import ROW
 
 log = logging.getLogger(__name__)
+
+
+def collect_findings(ctx, plan, train, test, features, target, cv, training, model) -> list[ap.Finding]:
+    """Every anti-pattern check, in the order a reviewer reads them."""
+    profile = read_json(ctx.paths.profile)
+    return [
+        *ap.single_feature_leakage(train, features, target, plan.task, seed=ctx.seed),
+        *ap.target_named(features, target),
+        *ap.look_ahead(profile["dtypes"], plan.split.time_column, plan.split.strategy),
+        *ap.duplicates_across(train, test, features),
+        *ap.overfitting(cv),
+        *ap.imbalance(plan.imbalanced, plan.minority_share, training["class_weighting"], training["threshold_rule"], plan.primary_metric),
+        *ap.from_profile(profile),
+        *ap.pipeline_guard(model),
+    ]
 
 
 def run(ctx: Context) -> dict:
@@ -57,7 +73,9 @@ def run(ctx: Context) -> dict:
         cv_spread_gate(metric, chosen_cv["folds"], g.cv_std),
         overfit_gate(metric, chosen_cv["train_mean"], chosen_cv["mean"], g.train_val_gap),
     ]
+    findings = collect_findings(ctx, plan, train, test, features, target, cv, training, model)
     reasons = [f"{x.name} failed: {x.detail}" for x in gates if x.blocking and not x.passed]
+    reasons += [f"{f.kind}: {f.message}" for f in findings if f.severity == "severe"]
     warnings = [f"{x.name}: {x.detail}; {x.advice}" for x in gates if not x.blocking and not x.passed]
     results = {
         "chosen": cv["chosen"], "primary_metric": metric,
@@ -70,6 +88,7 @@ def run(ctx: Context) -> dict:
         "ready": not reasons, "reasons": reasons, "warnings": warnings,
     }
     plots = draw(preds, task, classes, paths.plots)
+    write_json(paths.antipatterns, {"findings": [f.to_dict() for f in findings]})
     write_json(paths.baselines, {"metric": metric, "best": best_name, "baselines": baselines})
     write_json(paths.metrics, {**results, **{k: v for k, v in holdout.items() if k != "metrics"},
                                "rows_test": len(preds), "predictions": str(paths.predictions.relative_to(paths.root))})

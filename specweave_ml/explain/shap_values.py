@@ -1,0 +1,79 @@
+"""SHAP values for any model family, with every explainer's output normalised in one place.
+
+Tree models (decision tree, forest, XGBoost, LightGBM) get the exact tree explainer, linear models the
+linear explainer on a background sample, anything else the model-agnostic permutation explainer. Values
+are explained in the space the estimator sees (after the pipeline's preprocessing), with its feature names.
+
+Normalised shapes: binary and regression -> values (n, features), base (n,), in the model's raw output
+(log-odds for boosted trees and logistic regression, probability for forests and single trees);
+multiclass -> values (n, features, classes), base (n, classes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+TREE_FAMILIES = ("tree", "forest", "boosting")
+
+
+@dataclass
+class Explained:
+    values: np.ndarray
+    base: np.ndarray
+    data: np.ndarray  # the transformed rows that were explained
+    features: list[str]
+    explainer: str
+
+    def importance(self) -> pd.Series:
+        """Mean |SHAP| per feature (averaged over classes for multiclass), largest first."""
+        mag = np.abs(self.values)
+        if mag.ndim == 3:
+            mag = mag.mean(axis=2)
+        return pd.Series(mag.mean(axis=0), index=self.features).sort_values(ascending=False)
+
+    def for_class(self, classes_idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """2-D values and 1-D base: multiclass rows are read for the class given per row."""
+        if self.values.ndim == 2:
+            return self.values, self.base
+        rows = np.arange(len(self.values))
+        idx = classes_idx if classes_idx is not None else np.argmax(self.values.sum(axis=1) + self.base, axis=1)
+        return self.values[rows, :, idx], self.base[rows, idx]
+
+
+def _normalise(values, base, n: int, task: str, tree_probability: bool) -> tuple[np.ndarray, np.ndarray]:
+    values, base = np.asarray(values, dtype=float), np.asarray(base, dtype=float)
+    if base.ndim == 0:
+        base = np.full(n, float(base))
+    if task == "binary_classification" and values.ndim == 3:
+        # Forests and sklearn trees explain both classes' probabilities; keep the positive one.
+        values, base = values[:, :, 1], (base[:, 1] if base.ndim == 2 else np.full(n, base[1]))
+    if task == "multiclass_classification" and base.ndim == 1 and len(base) != n:
+        base = np.tile(base, (n, 1))
+    return values, base
+
+
+def explain(model, X_background: pd.DataFrame, X_explain: pd.DataFrame, task: str, family: str, seed: int = 0) -> Explained:
+    """SHAP values of a fitted ``DecisionModel`` for the rows of ``X_explain``."""
+    import shap
+
+    pipeline = model.pipeline_
+    prep, est = pipeline[:-1], pipeline.named_steps["model"]
+    features = list(prep.get_feature_names_out()) if len(prep) else list(X_explain.columns)
+    to_dense = lambda a: np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=float)  # noqa: E731
+    data = to_dense(prep.transform(X_explain)) if len(prep) else X_explain.to_numpy(float)
+    background = to_dense(prep.transform(X_background)) if len(prep) else X_background.to_numpy(float)
+    if family in TREE_FAMILIES:
+        explainer, kind = shap.TreeExplainer(est), "tree"
+        result = explainer(data, check_additivity=False)
+    elif family == "linear":
+        explainer, kind = shap.LinearExplainer(est, background), "linear"
+        result = explainer(data)
+    else:
+        fn = est.predict_proba if hasattr(est, "predict_proba") else est.predict
+        explainer, kind = shap.PermutationExplainer(fn, shap.maskers.Independent(background, max_samples=100), seed=seed), "permutation"
+        result = explainer(data)
+    values, base = _normalise(result.values, result.base_values, len(data), task, kind == "tree")
+    return Explained(values=values, base=base, data=data, features=features, explainer=kind)

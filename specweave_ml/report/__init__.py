@@ -1,0 +1,1 @@
+"""What a reviewer reads: the readiness checklist, the increment report and the living-docs index."""

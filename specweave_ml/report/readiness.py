@@ -1,0 +1,118 @@
+"""The production-readiness checklist, filled from evidence only.
+
+Each item is PASS, FAIL or NOT YET with the evidence it was judged on (a file under the increment, or
+an MLflow run). No item passes without evidence; items whose machinery does not exist yet say NOT YET.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from specweave_ml.fileio import read_json
+from specweave_ml.packaging import directory_hash
+from specweave_ml.paths import IncrementPaths
+
+PASS, FAIL, NOT_YET = "PASS", "FAIL", "NOT YET"
+
+
+@dataclass(frozen=True)
+class Item:
+    item: str
+    status: str
+    evidence: str
+    detail: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rel(paths: IncrementPaths, path: Path) -> str:
+    return str(path.relative_to(paths.root))
+
+
+def model_versioned(paths: IncrementPaths, meta: dict) -> Item:
+    name = "Model versioned (tied to increment)"
+    recorded = meta.get("model", {}).get("sha256")
+    if not paths.model.exists() or not recorded:
+        return Item(name, FAIL, "", "no packaged model")
+    if directory_hash(paths.model) != recorded:
+        return Item(name, FAIL, _rel(paths, paths.model), "the model's files do not match the recorded hash")
+    reg = meta["model"].get("registered") or {}
+    where = f"; registered {reg['name']} v{reg['version']} (alias {reg['alias']})" if reg.get("version") else ""
+    return Item(name, PASS, _rel(paths, paths.model), f"sha256 {recorded[:12]} in metadata.json{where}")
+
+
+def experiments_tracked(meta: dict, run_exists: Callable[[str], bool]) -> Item:
+    name = "Experiments tracked and documented"
+    tracking = meta.get("tracking") or {}
+    run = tracking.get("parent_run_id")
+    if not run:
+        return Item(name, FAIL, "", "tracking was off for the last training run")
+    if not run_exists(run):
+        return Item(name, FAIL, f"mlflow run {run}", "the recorded MLflow run is not in the tracking store")
+    children = tracking.get("child_runs", {})
+    return Item(name, PASS, f"mlflow run {run}", f"parent run with {len(children)} child runs in {tracking.get('uri')}")
+
+
+def baseline_documented(paths: IncrementPaths, results: Optional[dict]) -> Item:
+    name = "Baseline comparison documented"
+    if not paths.baselines.exists() or not results:
+        return Item(name, FAIL, "", "no baseline evaluation")
+    gate = next(g for g in results["gates"] if g["name"] == "baseline_margin")
+    return Item(name, PASS if gate["passed"] else FAIL, _rel(paths, paths.baselines), gate["detail"])
+
+
+def cross_validated(paths: IncrementPaths) -> Item:
+    name = "Cross-validation performed (at least 3 folds)"
+    if not paths.cv.exists():
+        return Item(name, FAIL, "", "no cross-validation results")
+    cv = read_json(paths.cv)
+    folds = min(len(c["folds"]) for c in cv["candidates"])
+    ok = folds >= 3
+    return Item(name, PASS if ok else FAIL, _rel(paths, paths.cv), f"{folds}-fold {cv['cv_strategy']} on {cv['metric']}")
+
+
+def explained(paths: IncrementPaths) -> Item:
+    name = "Model explainability generated (SHAP)"
+    if not paths.shap_summary.exists():
+        return Item(name, FAIL, "", "no SHAP outputs: run stage=explain")
+    summary = read_json(paths.shap_summary)
+    return Item(name, PASS, _rel(paths, paths.shap_summary), f"{summary['explainer']} SHAP on {summary['rows_explained']} rows")
+
+
+def load_tested(paths: IncrementPaths, budget_ms: float) -> Item:
+    name = "Load testing completed (latency < target)"
+    if not paths.loadtest.exists():
+        return Item(name, NOT_YET, "", "no load test has been run (the serving issue adds stage=loadtest)")
+    lt = read_json(paths.loadtest)
+    ok = lt["p95_ms"] <= budget_ms and lt.get("error_rate", 0) == 0
+    return Item(name, PASS if ok else FAIL, _rel(paths, paths.loadtest), f"p95 {lt['p95_ms']:.1f} ms vs budget {budget_ms:g} ms")
+
+
+def not_built(name: str, why: str) -> Item:
+    return Item(name, NOT_YET, "", why)
+
+
+def living_docs(index: Path, increment: str) -> Item:
+    name = "Living docs updated (architecture, runbooks)"
+    if not index.exists() or increment not in index.read_text(encoding="utf-8"):
+        return Item(name, FAIL, "", "increments/README.md does not list this increment")
+    return Item(name, PASS, "../README.md", "increments/README.md lists this increment with its latest results")
+
+
+def checklist(paths: IncrementPaths, meta: dict, budget_ms: float, index: Path, run_exists: Callable[[str], bool]) -> list[Item]:
+    results = meta.get("results")
+    return [
+        model_versioned(paths, meta),
+        experiments_tracked(meta, run_exists),
+        baseline_documented(paths, results),
+        cross_validated(paths),
+        explained(paths),
+        load_tested(paths, budget_ms),
+        not_built("Monitoring configured (drift, performance)", "drift monitoring arrives with the serving issue"),
+        not_built("A/B test infrastructure ready", "A/B routing and test plans arrive with the serving issue"),
+        not_built("Rollback plan documented", "stage=rollback arrives with the serving issue (models/previous is kept already)"),
+        living_docs(index, meta["id"]),
+    ]
