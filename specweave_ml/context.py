@@ -16,7 +16,7 @@ from specweave_ml.models.registry import TRAINABLE
 from specweave_ml.paths import IncrementPaths
 from specweave_ml.plan import Plan
 from specweave_ml.resolver import DataFacts, resolve
-from specweave_ml.schema import ModelSchema, ProblemSchema, SelectionSchema, TuningSchema
+from specweave_ml.schema import Config, ModelSchema, ProblemSchema, SelectionSchema, TuningSchema
 
 CLASSIFICATION = ("binary_classification", "multiclass_classification")
 
@@ -33,6 +33,9 @@ class Context:
 
     @classmethod
     def from_cfg(cls, cfg: DictConfig) -> "Context":
+        if OmegaConf.get_type(cfg) is not Config:
+            # A config read from params.yaml (DVC) has no schema attached: validate it the same way.
+            cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
         problem, selection = brief.problem_of(cfg), brief.selection_of(cfg)
         brief.validate(problem, selection)
         models = {name: OmegaConf.to_object(spec) for name, spec in cfg.models.items()}
@@ -53,18 +56,38 @@ class Context:
     def seed(self) -> int:
         return int(self.cfg.seed)
 
-    def load_frame(self, columns: Optional[list[str]] = None) -> pd.DataFrame:
+    def source_spec(self) -> dict:
+        """What identifies the raw data: a fetched snapshot is reused only while this is unchanged."""
+        d = self.problem.data
+        path = sources.locate(d)
+        stat = path.stat() if path is not None else None
+        return {"source": d.source, "format": sources.source_format(d), "sample_rows": d.sample_rows,
+                "file_size": stat.st_size if stat else None, "file_mtime_ns": stat.st_mtime_ns if stat else None}
+
+    def load_source(self, columns: Optional[list[str]] = None) -> pd.DataFrame:
+        """The brief's data, read from its source (``sample_rows`` applied)."""
         frame = sources.load(self.problem.data, columns)
         if self.problem.data.sample_rows:
             frame = frame.head(self.problem.data.sample_rows).reset_index(drop=True)
         return frame
+
+    def snapshot_is_current(self) -> bool:
+        from specweave_ml.fileio import read_json
+
+        return self.paths.raw.exists() and self.paths.raw_spec.exists() and read_json(self.paths.raw_spec) == self.source_spec()
+
+    def load_frame(self) -> pd.DataFrame:
+        """The fetched snapshot (data/raw.parquet) while it matches the brief, else the source itself."""
+        if self.snapshot_is_current():
+            return pd.read_parquet(self.paths.raw)
+        return self.load_source()
 
     def facts(self, frame: Optional[pd.DataFrame] = None) -> DataFacts:
         """Row count and class balance, from a loaded frame or by reading just the target column."""
         target = self.problem.data.target
         if frame is None:
             require_columns(sources.header(self.problem.data), self.problem)
-            frame = self.load_frame([target]) if target else self.load_frame()
+            frame = self.load_source([target]) if target else self.load_source()
         share, classes = None, None
         if target and self.problem.task.value in CLASSIFICATION:
             check_target(frame[target], self.problem.task.value, self.selection.cv_folds)

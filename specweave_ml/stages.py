@@ -6,6 +6,7 @@ The same functions run in one process (``stage=all``), one at a time under ``dvc
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Callable
 
 from omegaconf import DictConfig
@@ -24,7 +25,7 @@ def plan_stage(ctx: Context) -> Plan:
     return plan
 
 
-def _require_trainable(plan: Plan) -> None:
+def require_trainable(plan: Plan) -> None:
     if not plan.trainable:
         blocked = ", ".join(c.name for c in plan.candidates if not c.trainable)
         raise NotTrainableYet(
@@ -34,11 +35,25 @@ def _require_trainable(plan: Plan) -> None:
         )
 
 
+def params_stage(ctx: Context) -> Path:
+    """Write params.yaml: the composed config, exactly as DVC's Hydra composition writes it."""
+    from omegaconf import OmegaConf
+
+    from specweave_ml.fileio import write_text
+
+    cfg = OmegaConf.create(OmegaConf.to_container(ctx.cfg, resolve=True))
+    cfg.stage = "all"  # each dvc.yaml stage names its own
+    path = Path(ctx.cfg.paths.root) / "params.yaml"
+    write_text(path, OmegaConf.to_yaml(cfg))
+    log.info("wrote %s for problem=%s", path, ctx.problem.increment)
+    return path
+
+
 def prepare_stage(ctx: Context) -> Plan:
     from specweave_ml.steps.prepare import prepare
 
     plan = ctx.plan(ctx.facts())
-    _require_trainable(plan)
+    require_trainable(plan)
     return prepare(ctx)
 
 
@@ -51,7 +66,7 @@ def _step(module: str) -> Callable[[Context], object]:
     return run
 
 
-PIPELINE = ("prepare", "train", "evaluate", "explain", "package", "report")
+PIPELINE = ("fetch", "prepare", "train", "evaluate", "explain", "package", "report")
 
 
 def all_stage(ctx: Context) -> None:
@@ -62,6 +77,8 @@ def all_stage(ctx: Context) -> None:
 
 STAGES: dict[str, Callable[[Context], object]] = {
     "plan": plan_stage,
+    "params": params_stage,
+    "fetch": _step("fetch"),
     "prepare": prepare_stage,
     "train": _step("train"),
     "evaluate": _step("evaluate"),

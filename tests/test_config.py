@@ -17,14 +17,27 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-def test_every_group_has_options():
-    for group in ("problem", "selection", "model", "models", "tuning", "tracking"):
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
+EVERY_OPTION = [(group, name) for group in GROUPS for name in options(group)]
+
+
+def test_the_config_tree_has_the_groups_the_product_needs():
+    assert {"problem", "selection", "model", "models", "tuning", "tracking"} <= set(GROUPS)
+    for group in GROUPS:
         assert options(group), f"conf/{group}/ has no options"
+
+
+@pytest.mark.parametrize("group, name", EVERY_OPTION, ids=[f"{g}={n}" for g, n in EVERY_OPTION])
+def test_every_option_of_every_group_composes(composed, group, name):
+    cfg = composed(f"{group}={name}")
+    obj = OmegaConf.to_object(cfg)  # resolves every interpolation and checks every type against the schema
+    assert isinstance(obj, Config)
+    assert cfg[group] is not None
 
 
 def test_default_config_composes_to_the_typed_schema(compose):
     cfg = compose()
-    obj = OmegaConf.to_object(cfg)  # resolves every interpolation and checks every type
+    obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, Config)
     assert cfg.problem.increment == "0001-fraud-detection"
     assert cfg.stage == "all"
@@ -33,9 +46,8 @@ def test_default_config_composes_to_the_typed_schema(compose):
 
 
 @pytest.mark.parametrize("name", options("problem"))
-def test_every_brief_composes_and_is_valid(compose, name):
-    cfg = compose([f"problem={name}"])
-    OmegaConf.to_object(cfg)
+def test_every_brief_is_valid(composed, name):
+    cfg = composed(f"problem={name}")
     problem, selection = brief.problem_of(cfg), brief.selection_of(cfg)
     brief.validate(problem, selection)  # a shipped brief is a valid brief
     assert problem.increment.split("-", 1)[1], "an increment id names the increment"
@@ -47,8 +59,8 @@ def test_shipped_briefs_have_distinct_increments():
 
 
 @pytest.mark.parametrize("name", options("selection"))
-def test_every_selection_composes(compose, name):
-    cfg = compose([f"selection={name}"])
+def test_every_selection_names_known_models(composed, name):
+    cfg = composed(f"selection={name}")
     selection = brief.selection_of(cfg)
     assert selection.rules
     assert selection.cv_folds >= 3
@@ -58,14 +70,13 @@ def test_every_selection_composes(compose, name):
 
 
 @pytest.mark.parametrize("name", options("tuning"))
-def test_every_tuning_option_composes(compose, name):
-    cfg = compose([f"tuning={name}"])
-    OmegaConf.to_object(cfg)
+def test_every_tuning_option_is_named_after_its_file(composed, name):
+    cfg = composed(f"tuning={name}")
     assert cfg.tuning.name == name
 
 
 @pytest.mark.parametrize("name", options("tracking"))
-def test_every_tracking_option_composes(compose, name, tmp_path):
+def test_a_local_tracking_store_lives_under_the_root(compose, name, tmp_path):
     cfg = compose([f"tracking={name}"])
     obj = OmegaConf.to_object(cfg)
     if obj.tracking.enabled:
@@ -73,24 +84,16 @@ def test_every_tracking_option_composes(compose, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", options("model"))
-def test_every_model_composes_as_the_forced_model(compose, name):
-    cfg = compose(["problem=breast_cancer", f"model={name}"])
-    OmegaConf.to_object(cfg)
+def test_every_model_can_be_forced(composed, name):
+    cfg = composed("problem=breast_cancer", f"model={name}")
     assert cfg.model.name == name, f"conf/model/{name}.yaml must set name: {name}"
     ctx = Context.from_cfg(cfg)
     assert ctx.forced_model == name
 
 
-@pytest.mark.parametrize("name", options("models"))
-def test_every_models_option_composes(compose, name):
-    cfg = compose([f"models={name}"])
-    OmegaConf.to_object(cfg)
-    assert cfg.models
-
-
-def test_models_all_lists_every_model_file(compose):
+def test_models_all_lists_every_model_file(default_config):
     """A new conf/model/<name>.yaml is not usable by the rules until models/all.yaml lists it."""
-    cfg = compose()
+    cfg = default_config
     assert sorted(cfg.models) == options("model")
     for key, spec in cfg.models.items():
         assert spec.name == key

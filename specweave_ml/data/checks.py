@@ -30,6 +30,11 @@ class CheckedData:
     findings: list[Finding] = field(default_factory=list)
 
 
+def _value(v):
+    """A data value as the user wrote it (1, not np.int64(1)); strings keep their quotes."""
+    return repr(v.item() if hasattr(v, "item") else v)
+
+
 def _shown(columns) -> str:
     cols = list(columns)
     return ", ".join(cols[:12]) + (", ..." if len(cols) > 12 else "")
@@ -66,14 +71,14 @@ def check_target(target: pd.Series, task: str, cv_folds: int) -> None:
         return
     counts = target.value_counts()
     if len(counts) < 2:
-        raise DataError(f"column '{name}'", f"the target has a single class ({counts.index[0]!r})", "classification needs at least two classes")
+        raise DataError(f"column '{name}'", f"the target has a single class ({_value(counts.index[0])})", "classification needs at least two classes")
     if task == "binary_classification" and len(counts) > 2:
         raise DataError(f"column '{name}'", f"binary classification needs 2 classes, the target has {len(counts)}",
                         "set problem.task=multiclass_classification")
     if task == "multiclass_classification" and len(counts) == 2:
         raise DataError(f"column '{name}'", "the target has only 2 classes", "set problem.task=binary_classification")
     if counts.min() < cv_folds:
-        raise DataError(f"column '{name}'", f"class {counts.idxmin()!r} has {counts.min()} rows, fewer than the {cv_folds} CV folds",
+        raise DataError(f"column '{name}'", f"class {_value(counts.idxmin())} has {counts.min()} rows, fewer than the {cv_folds} CV folds",
                         "collect more rows of that class, merge rare classes, or lower selection.cv_folds (3 at least)")
 
 

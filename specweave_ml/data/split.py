@@ -30,6 +30,9 @@ def fingerprint(frame: pd.DataFrame) -> str:
     """A content hash of a frame (values, column names and order), stable across runs."""
     h = hashlib.sha256()
     h.update("\x1f".join(map(str, frame.columns)).encode())
+    times = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    if times:  # the time unit is storage detail (Parquet turns seconds into milliseconds), not content
+        frame = frame.astype({c: "datetime64[ns, UTC]" if isinstance(frame[c].dtype, pd.DatetimeTZDtype) else "datetime64[ns]" for c in times})
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
 
@@ -57,6 +60,10 @@ def make_split(frame: pd.DataFrame, plan: SplitPlan, target: str, seed: int) -> 
     from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     frame = frame.reset_index(drop=True)
+    for col in frame.columns:
+        # Parquet cannot store second-resolution times: keep nanoseconds so the saved file hashes the same.
+        if pd.api.types.is_datetime64_any_dtype(frame[col]) and not isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].astype("datetime64[ns]")
     frame.insert(0, ROW, np.arange(len(frame), dtype=np.int64))
     info: dict = {"strategy": plan.strategy, "cv_strategy": plan.cv_strategy, "cv_folds": plan.cv_folds, "test_size": plan.test_size}
     if plan.strategy == "time":

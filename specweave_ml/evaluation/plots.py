@@ -9,6 +9,27 @@ import pandas as pd
 from specweave_ml.evaluation.holdout import encoded
 
 
+def curve_points(preds: pd.DataFrame, task: str, classes, out_dir: Path, max_points: int = 400) -> list[Path]:
+    """ROC and precision-recall points as CSV (binary only), for ``dvc plots`` and anyone's own charts."""
+    import numpy as np
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if task != "binary_classification":
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    y_true, _, scores = encoded(preds, task, classes)
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    written = []
+    for name, frame in (("roc", pd.DataFrame({"fpr": fpr, "tpr": tpr})),
+                        ("precision_recall", pd.DataFrame({"recall": recall, "precision": precision}))):
+        keep = np.unique(np.linspace(0, len(frame) - 1, min(max_points, len(frame))).round().astype(int))
+        path = out_dir / f"{name}.csv"
+        frame.iloc[keep].round(6).to_csv(path, index=False)
+        written.append(path)
+    return written
+
+
 def draw(preds: pd.DataFrame, task: str, classes, out_dir: Path) -> list[Path]:
     import matplotlib
 

@@ -11,7 +11,7 @@ from specweave_ml import docs, state
 from specweave_ml.context import Context
 from specweave_ml.errors import GateFailed
 from specweave_ml.evaluation.holdout import holdout_metrics, predictions_frame
-from specweave_ml.evaluation.plots import draw
+from specweave_ml.evaluation.plots import curve_points, draw
 from specweave_ml.fileio import read_json, write_json, write_parquet
 from specweave_ml.gates import baseline_gate, cv_spread_gate, overfit_gate
 from specweave_ml.metrics import METRICS
@@ -88,6 +88,7 @@ def run(ctx: Context) -> dict:
         "ready": not reasons, "reasons": reasons, "warnings": warnings,
     }
     plots = draw(preds, task, classes, paths.plots)
+    curve_points(preds, task, classes, paths.curves)
     write_json(paths.antipatterns, {"findings": [f.to_dict() for f in findings]})
     write_json(paths.baselines, {"metric": metric, "best": best_name, "baselines": baselines})
     write_json(paths.metrics, {**results, **{k: v for k, v in holdout.items() if k != "metrics"},

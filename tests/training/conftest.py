@@ -1,0 +1,75 @@
+"""Fixtures for the training tests: generated briefs (a CSV plus overrides) and stages run in-process."""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from specweave_ml import schema  # noqa: E402
+from specweave_ml.stages import run_stage  # noqa: E402
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def compose_at(root, overrides):
+    schema.register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    OmegaConf.update(cfg, "paths.root", str(root))
+    return cfg
+
+
+def _csv_brief(path, frame, target, increment, task="binary_classification", *extra):
+    frame.to_csv(path, index=False)
+    return [
+        "problem=breast_cancer",  # a tabular template; every field that matters is overridden
+        f"problem.increment={increment}",
+        f"problem.title={increment}",
+        f"problem.task={task}",
+        f"problem.data.source={path}",
+        f"problem.data.target={target}",
+        "problem.metrics.primary=null",
+        "problem.metrics.others=[]",
+        *extra,
+    ]
+
+
+@pytest.fixture
+def csv_brief():
+    """``csv_brief(path, frame, target, increment, task, *extra)``: write the CSV, return a brief's overrides."""
+    return _csv_brief
+
+
+@pytest.fixture
+def stages(tmp_path):
+    """``stages(overrides, "prepare", "train")``: run those stages in this process; the increment's folder."""
+
+    def _run(overrides, *names):
+        for name in names:
+            cfg = compose_at(tmp_path, [*overrides, f"stage={name}"])
+            run_stage(cfg)
+        return tmp_path / "increments" / cfg.problem.increment
+
+    return _run
+
+
+@pytest.fixture
+def timed_frame():
+    """Rows in shuffled time order; the latest quarter carries huge values and the earlier rows some gaps in ``x``."""
+    n = 400
+    rng = np.random.default_rng(3)
+    t = rng.permutation(n)  # time of each row, not sorted in the file
+    x = rng.normal(10.0, 2.0, size=n)
+    late = t >= int(n * 0.75)
+    x[late] = rng.normal(1e6, 1e3, size=late.sum())  # the rows that become the holdout
+    x[(~late) & (rng.random(n) < 0.1)] = np.nan
+    z = rng.normal(size=n)
+    y = ((z + rng.normal(scale=0.5, size=n)) > 0).astype(int)
+    return pd.DataFrame({"t": t, "x": x, "z": z, "y": y})
