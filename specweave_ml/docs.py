@@ -14,6 +14,7 @@ from specweave_ml.metrics import METRICS
 from specweave_ml.paths import IncrementPaths
 from specweave_ml.plan import Plan
 from specweave_ml.schema import ProblemSchema
+from specweave_ml.serving.rollback import plan_lines as rollback_plan_lines
 from specweave_ml.state import TASKS
 
 NOTES_START = "<!-- specweave:notes:start (your notes below survive regeneration) -->"
@@ -141,6 +142,7 @@ def render_plan(plan: Plan, meta: dict) -> str:
     results = meta.get("results")
     if results:
         lines += ["", "## Results", "", *results_lines(results)]
+    lines += ["", "## Rollback plan", "", *rollback_plan_lines(meta)]
     return "\n".join(lines)
 
 

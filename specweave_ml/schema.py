@@ -145,6 +145,48 @@ class TrackingSchema:
 
 
 @dataclass
+class LoadTestSchema:
+    rate: float = 100.0  # requests/s, open loop: sent on schedule whatever the server answers
+    duration_s: float = 60.0
+    timeout_s: float = 5.0  # a request slower than this counts as an error
+    startup_timeout_s: float = 60.0
+
+
+@dataclass
+class DriftSchema:
+    psi_threshold: float = 0.2  # PSI above this alerts
+    ks_alpha: float = 0.01  # KS flags a shift below this p-value (Bonferroni over the columns)
+    bins: int = 10  # quantile bins of the reference profile
+    window: int = 1000  # rows the server's drift gauges look back over
+    min_rows: int = 100  # the server's gauges stay empty until the window holds this many rows
+
+
+@dataclass
+class ABSchema:
+    challenger: Optional[str] = None  # null | previous | <increment id>
+    split: float = 0.5  # share of keyed traffic sent to the challenger
+    key_header: str = "X-Request-Key"  # sticky assignment: the same key always meets the same variant
+    salt: Optional[str] = None  # null: the increment id
+    # stage=abplan
+    mde: float = 0.05  # minimum detectable effect, relative to the champion's value of the metric
+    alpha: float = 0.05
+    power: float = 0.8
+    expected_rps: float = 10.0  # production traffic the test will see
+    max_days: float = 28.0
+
+
+@dataclass
+class ServingSchema:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 4194304
+    max_batch_rows: int = 5000
+    loadtest: LoadTestSchema = field(default_factory=LoadTestSchema)
+    drift: DriftSchema = field(default_factory=DriftSchema)
+    ab: ABSchema = field(default_factory=ABSchema)
+
+
+@dataclass
 class PathsSchema:
     root: str = MISSING
     increments: str = MISSING
@@ -159,6 +201,7 @@ class Config:
     tuning: TuningSchema = MISSING
     tracking: TrackingSchema = MISSING
     explain: ExplainSchema = field(default_factory=ExplainSchema)
+    serving: ServingSchema = field(default_factory=ServingSchema)
     paths: PathsSchema = MISSING
     stage: str = "all"
     seed: int = 42

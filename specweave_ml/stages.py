@@ -86,6 +86,11 @@ STAGES: dict[str, Callable[[Context], object]] = {
     "package": _step("package"),
     "report": _step("report"),
     "predict": _step("predict"),
+    "serve": _step("serve"),
+    "loadtest": _step("loadtest"),
+    "monitor": _step("monitor"),
+    "abplan": _step("abplan"),
+    "rollback": _step("rollback"),
     "all": all_stage,
 }
 

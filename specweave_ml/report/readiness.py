@@ -85,7 +85,7 @@ def explained(paths: IncrementPaths) -> Item:
 def load_tested(paths: IncrementPaths, budget_ms: float) -> Item:
     name = "Load testing completed (latency < target)"
     if not paths.loadtest.exists():
-        return Item(name, NOT_YET, "", "no load test has been run (the serving issue adds stage=loadtest)")
+        return Item(name, NOT_YET, "", "no load test has been run: stage=loadtest")
     lt = read_json(paths.loadtest)
     ok = lt["p95_ms"] <= budget_ms and lt.get("error_rate", 0) == 0
     return Item(name, PASS if ok else FAIL, _rel(paths, paths.loadtest), f"p95 {lt['p95_ms']:.1f} ms vs budget {budget_ms:g} ms")
@@ -93,6 +93,44 @@ def load_tested(paths: IncrementPaths, budget_ms: float) -> Item:
 
 def not_built(name: str, why: str) -> Item:
     return Item(name, NOT_YET, "", why)
+
+
+def monitored(paths: IncrementPaths, meta: dict) -> Item:
+    name = "Monitoring configured (drift, performance)"
+    if not paths.reference_profile.exists():
+        return Item(name, FAIL, "", "no drift reference profile: run stage=package")
+    profile = read_json(paths.reference_profile)
+    if profile.get("model", {}).get("sha256") != meta.get("model", {}).get("sha256"):
+        return Item(name, FAIL, _rel(paths, paths.reference_profile), "the reference profile describes another model: run stage=package")
+    detail = (f"reference profile of {len(profile['features'])} features and the score; PSI alerts above the threshold in "
+              "stage=monitor and on the server's /metrics (with request counts and latency)")
+    last = meta.get("monitoring")
+    if last:
+        detail += f"; last batch ({last['rows']} rows): " + (f"ALERT on {', '.join(last['alerts'])}" if last["alert"] else "no drift")
+    return Item(name, PASS, _rel(paths, paths.reference_profile), detail)
+
+
+def ab_ready(paths: IncrementPaths) -> Item:
+    name = "A/B test infrastructure ready"
+    if not paths.abplan.exists():
+        return Item(name, FAIL, "", "no A/B test plan: run stage=abplan (the server routes by serving.ab.*)")
+    plan = read_json(paths.abplan)
+    return Item(name, PASS, _rel(paths, paths.abplan_doc), f"{plan['metric']['name']}: {plan['n_champion']:,} + "
+                f"{plan['n_challenger']:,} {plan['metric']['unit']}s, {plan['days']:.1f} days at the expected traffic")
+
+
+def rollback_ready(paths: IncrementPaths, meta: dict) -> Item:
+    name = "Rollback plan documented"
+    documented = paths.plan.exists() and "## Rollback plan" in paths.plan.read_text(encoding="utf-8")
+    previous = (meta.get("previous_model") or {}).get("sha256")
+    if not previous or not paths.previous_model.exists():
+        return Item(name, FAIL, _rel(paths, paths.plan) if documented else "", "no previous champion to roll back to yet "
+                    "(the next stage=train keeps this one in models/previous)")
+    if directory_hash(paths.previous_model) != previous:
+        return Item(name, FAIL, _rel(paths, paths.previous_model), "models/previous does not match its recorded hash")
+    if not documented:
+        return Item(name, FAIL, "", "plan.md has no rollback plan: rerun any stage to regenerate the documents")
+    return Item(name, PASS, _rel(paths, paths.plan), f"stage=rollback restores models/previous (sha256 {previous[:12]})")
 
 
 def living_docs(index: Path, increment: str) -> Item:
@@ -111,8 +149,8 @@ def checklist(paths: IncrementPaths, meta: dict, budget_ms: float, index: Path, 
         cross_validated(paths),
         explained(paths),
         load_tested(paths, budget_ms),
-        not_built("Monitoring configured (drift, performance)", "drift monitoring arrives with the serving issue"),
-        not_built("A/B test infrastructure ready", "A/B routing and test plans arrive with the serving issue"),
-        not_built("Rollback plan documented", "stage=rollback arrives with the serving issue (models/previous is kept already)"),
+        monitored(paths, meta),
+        ab_ready(paths),
+        rollback_ready(paths, meta),
         living_docs(index, meta["id"]),
     ]

@@ -89,6 +89,9 @@ def run(ctx: Context) -> dict:
     }
     plots = draw(preds, task, classes, paths.plots)
     curve_points(preds, task, classes, paths.curves)
+    write_json(paths.summary, {  # flat headline numbers for `dvc metrics show/diff` and `dvc exp show`
+        f"holdout_{metric}": holdout["metrics"][metric], f"cv_{metric}_mean": chosen_cv["mean"], f"cv_{metric}_std": chosen_cv["std"],
+        f"best_baseline_{metric}": best_score, "ready": int(results["ready"])})
     write_json(paths.antipatterns, {"findings": [f.to_dict() for f in findings]})
     write_json(paths.baselines, {"metric": metric, "best": best_name, "baselines": baselines})
     write_json(paths.metrics, {**results, **{k: v for k, v in holdout.items() if k != "metrics"},

@@ -28,6 +28,22 @@ def run(ctx: Context) -> None:
     state.set_task(meta, "T-009", state.DONE, f"MLflow model at {model_meta['path']} (sha256 {model_meta['sha256'][:12]}); {where}")
     if meta.get("status") == "evaluated":
         meta["status"] = "packaged"
+    _for_serving(ctx, model, example, meta)
     state.save(paths, meta)
     docs.write_all(paths, plan, ctx.problem, meta)
     log.info("packaged %s: %s", plan.increment, where)
+
+
+def _for_serving(ctx: Context, model, features, meta: dict) -> None:
+    """The drift reference profile and the Dockerfile; the model's entry keeps its family and evaluation for rollback."""
+    from specweave_ml.serving.docker import write_dockerfile
+    from specweave_ml.serving.reference import write_reference
+    from specweave_ml.serving.settings import server_config
+
+    model_meta, serving = meta["model"], ctx.cfg.serving
+    spec = ctx.models.get(model_meta["name"])
+    model_meta["family"] = spec.family if spec else "other"
+    model_meta["results"] = meta.get("results")
+    write_reference(ctx.paths, model, features, model_meta, model_meta["family"], serving.drift.bins,
+                    ctx.cfg.explain.background_rows, ctx.seed)
+    write_dockerfile(ctx.paths, ctx.cfg.paths.root, server_config(serving, ctx.paths, with_challenger=False), model_meta)

@@ -43,8 +43,10 @@ def run(ctx: Context) -> list[dict]:
     write_json(paths.readiness, {"summary": summary, "items": items})
     meta["readiness"] = {"summary": summary, "counts": counts}
     status = {PASS: state.DONE, FAIL: state.FAILED}
-    for tid, item in (("T-010", items[5]), ("T-011", items[6])):
-        state.set_task(meta, tid, status.get(item["status"], state.NOT_YET), item["detail"])
+    state.set_task(meta, "T-010", status.get(items[5]["status"], state.NOT_YET), items[5]["detail"])
+    operations = items[6:9]  # monitoring, A/B, rollback
+    verdict = FAIL if any(i["status"] == FAIL for i in operations) else PASS if all(i["status"] == PASS for i in operations) else "NOT YET"
+    state.set_task(meta, "T-011", status.get(verdict, state.NOT_YET), "; ".join(f"{i['item'].split(' ')[0]}: {i['detail']}" for i in operations))
 
     def load(path):
         return read_json(path) if path.exists() else None

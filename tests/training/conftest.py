@@ -48,6 +48,12 @@ def csv_brief():
 
 
 @pytest.fixture
+def config(tmp_path):
+    """``config(overrides)``: the composed config writing under ``tmp_path`` (the one ``stages`` uses)."""
+    return lambda overrides: compose_at(tmp_path, overrides)
+
+
+@pytest.fixture
 def stages(tmp_path):
     """``stages(overrides, "prepare", "train")``: run those stages in this process; the increment's folder."""
 

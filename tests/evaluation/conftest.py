@@ -1,0 +1,44 @@
+"""Fixtures for the evaluation tests: shipped briefs prepared, trained and evaluated once per module."""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from specweave_ml import schema  # noqa: E402
+from specweave_ml.stages import run_stage  # noqa: E402
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def compose_at(root, overrides):
+    schema.register()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    OmegaConf.update(cfg, "paths.root", str(root))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """``evaluated("wine")``: the brief's increment folder after prepare, train and evaluate (cached per module).
+
+    One fast candidate (``model=linear``) and no tracking: these tests are about the holdout numbers.
+    """
+    done = {}
+
+    def _evaluated(brief):
+        if brief not in done:
+            root = tmp_path_factory.mktemp(brief)
+            for stage in ("prepare", "train", "evaluate"):
+                cfg = compose_at(root, [f"problem={brief}", "model=linear", "tracking=off", f"stage={stage}"])
+                run_stage(cfg)
+            done[brief] = root / "increments" / cfg.problem.increment
+        return done[brief]
+
+    return _evaluated
