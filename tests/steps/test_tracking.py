@@ -102,6 +102,9 @@ def test_the_chosen_model_is_registered_under_the_increment_with_alias_champion(
     test = pd.read_parquet(run.inc / "data/test.parquet")[features]
     np.testing.assert_allclose(registered.scores(test), packaged.scores(test), rtol=1e-12)
     assert registered.threshold == packaged.threshold == meta["model"]["threshold"]
+    info = mlflow.models.get_model_info(f"models:/{run.increment}@champion")
+    assert [c.name for c in info.signature.inputs.inputs] == features
+    assert info.saved_input_example_info is not None
 
 
 @pytest.mark.slow
