@@ -16,9 +16,16 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def _run(cfg) -> None:
+    from omegaconf import open_dict
+
     from specweave_ml.errors import SpecweaveError
     from specweave_ml.stages import run_stage
+    from specweave_ml.sweep import job_increments_dir
 
+    folder = job_increments_dir()
+    if folder is not None:  # under -m, every job keeps its outputs apart
+        with open_dict(cfg):
+            cfg.paths.increments = folder
     try:
         run_stage(cfg)
     except SpecweaveError as err:

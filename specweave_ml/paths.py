@@ -41,6 +41,8 @@ class IncrementPaths:
     predictions = property(lambda self: self.root / "reports" / "predictions.parquet")
     plots = property(lambda self: self.root / "reports" / "plots")
     curves = property(lambda self: self.root / "reports" / "curves")
+    tuning = property(lambda self: self.root / "tuning")  # the Optuna study (SQLite), not in git
+    tuning_reports = property(lambda self: self.root / "reports" / "tuning")
     shap = property(lambda self: self.root / "reports" / "shap")
     shap_summary = property(lambda self: self.root / "reports" / "shap" / "summary.json")
     antipatterns = property(lambda self: self.root / "reports" / "antipatterns.json")

@@ -120,12 +120,21 @@ class ModelSchema:
     params: Dict[str, Any] = field(default_factory=dict)
     classifier_params: Dict[str, Any] = field(default_factory=dict)
     regressor_params: Dict[str, Any] = field(default_factory=dict)
+    search: Dict[str, Any] = field(default_factory=dict)  # coarse / optuna / regularise (see conf/model/xgboost.yaml)
 
 
 @dataclass
 class TuningSchema:
     name: str = MISSING
-    phases: List[str] = field(default_factory=list)
+    phases: List[str] = field(default_factory=list)  # coarse | fine | optuna, in order
+    # Share of the brief's budget_minutes per phase (renormalised over the phases that run).
+    budget_shares: Dict[str, float] = field(default_factory=lambda: {"coarse": 0.3, "fine": 0.2, "optuna": 0.5})
+    max_trials: Dict[str, int] = field(default_factory=lambda: {"coarse": 27, "fine": 27, "optuna": 60})
+    early_stopping_rounds: int = 50
+    train_score_rows: int = 20000  # rows scored to measure the train/validation gap of a trial
+    # Optuna storage; null: increments/<id>/tuning/optuna.db. A postgresql:// URL lets many workers share a study.
+    storage: Optional[str] = None
+    pruner: str = "median"  # median | none
 
 
 @dataclass

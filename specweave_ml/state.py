@@ -45,6 +45,14 @@ def config_hash(cfg: DictConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def study_key(cfg: DictConfig) -> str:
+    """Names the Optuna studies: the same brief, data rules, search spaces and seed resume the same studies,
+    whatever the budget or the number of trials asked for."""
+    parts = {k: cfg[k] for k in ("problem", "selection", "models", "model", "seed")}
+    parts["phases"] = list(cfg.tuning.phases)
+    return hashlib.sha256(OmegaConf.to_yaml(OmegaConf.create(parts), sort_keys=True).encode()).hexdigest()[:12]
+
+
 def load(paths: IncrementPaths) -> dict:
     return read_json(paths.metadata) if paths.metadata.exists() else {}
 

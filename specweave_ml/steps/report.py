@@ -57,7 +57,7 @@ def run(ctx: Context) -> list[dict]:
     images = {
         "holdout": [(p, p.stem.replace("_", " ")) for p in sorted(paths.plots.glob("*.png"))],
         "shap": [(p, p.stem.replace("_", " ")) for p in sorted(paths.shap.glob("*.png"))],
-        "tuning": [(p, p.stem.replace("_", " ")) for p in sorted((paths.reports / "tuning").glob("*.png"))],
+        "tuning": [(p, p.stem.replace("_", " ")) for p in sorted(paths.tuning_reports.glob("*.png"))],
     }
     brief_yaml = OmegaConf.to_yaml(ctx.cfg.problem)
     write_text(paths.report, render(plan, brief_yaml, ev, images))

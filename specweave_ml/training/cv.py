@@ -23,6 +23,7 @@ class CVResult:
     fit_seconds: float = 0.0
     oof_index: Optional[np.ndarray] = None  # positions (in the training split) that were validated
     oof_scores: Optional[np.ndarray] = None
+    best_iterations: list[int] = field(default_factory=list)  # early-stopped boosting rounds per fold
 
     @property
     def mean(self) -> float:
@@ -70,26 +71,34 @@ def cross_validate(
     metric: str,
     weights: Optional[np.ndarray] = None,
     on_fold: Callable[[], None] = lambda: None,
+    on_score: Callable[[int, float], None] = lambda i, s: None,
+    train_score_rows: Optional[int] = None,
 ) -> CVResult:
     """Fit a fresh model per fold (preprocessing included) and score it on the fold's validation rows.
 
     ``y`` is already label-encoded for classification; ``make_model`` returns a DecisionModel.
+    ``on_score(fold, score)`` sees each validation score as it comes (Optuna prunes there);
+    ``train_score_rows`` caps the training rows scored for the train/validation gap (the last ones).
     """
     result = CVResult(name, kind, metric)
     classes = np.unique(y) if task != "regression" else None
     oof_idx, oof = [], []
-    for train_idx, val_idx in fold_indices(fold, cv_strategy):
+    for i, (train_idx, val_idx) in enumerate(fold_indices(fold, cv_strategy)):
         model = make_model()
         start = time.perf_counter()
         model.fit(X.iloc[train_idx], y[train_idx], sample_weight=None if weights is None else weights[train_idx])
         result.fit_seconds += time.perf_counter() - start
         val_scores = _aligned(model, X.iloc[val_idx], classes)
-        train_scores = _aligned(model, X.iloc[train_idx], classes)
+        scored = train_idx if not train_score_rows else train_idx[-train_score_rows:]
+        train_scores = _aligned(model, X.iloc[scored], classes)
         result.val_scores.append(metric_value(metric, task, y[val_idx], val_scores, classes))
-        result.train_scores.append(metric_value(metric, task, y[train_idx], train_scores, classes))
+        result.train_scores.append(metric_value(metric, task, y[scored], train_scores, classes))
+        if getattr(model, "best_iteration_", None):
+            result.best_iterations.append(model.best_iteration_)
         oof_idx.append(val_idx)
         oof.append(val_scores)
         on_fold()
+        on_score(i, result.val_scores[-1])
     result.oof_index = np.concatenate(oof_idx)
     result.oof_scores = np.concatenate(oof)
     return result

@@ -47,12 +47,13 @@ def preprocessor(family: str, numeric: list[str], categorical: list[str]):
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
 
 
-def build_pipeline(spec: ModelSchema, task: str, frame: pd.DataFrame, features: list[str], seed: int):
-    """The unfitted pipeline (preprocessing + estimator) for one candidate."""
+def build_pipeline(spec: ModelSchema, task: str, frame: pd.DataFrame, features: list[str], seed: int,
+                   params: dict | None = None):
+    """The unfitted pipeline (preprocessing + estimator) for one candidate; ``params`` override its defaults."""
     from sklearn.pipeline import Pipeline
 
     numeric, categorical = column_kinds(frame, features)
-    return Pipeline([("preprocess", preprocessor(spec.family, numeric, categorical)), ("model", build(spec, task, seed))])
+    return Pipeline([("preprocess", preprocessor(spec.family, numeric, categorical)), ("model", build(spec, task, seed, params))])
 
 
 def class_weights(y: pd.Series, scheme: str) -> np.ndarray | None:

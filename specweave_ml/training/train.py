@@ -8,6 +8,7 @@ files and tracking are the caller's job.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
@@ -28,6 +29,21 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class TuningSettings:
+    """What the phased tuner needs beyond the plan (see ``conf/tuning/``)."""
+
+    phases: list[str]
+    budget_seconds: float
+    budget_shares: dict
+    max_trials: dict
+    early_stopping_rounds: int
+    train_score_rows: int
+    storage_url: str
+    study_prefix: str
+    pruner: str = "median"
+
+
+@dataclass
 class TrainingResult:
     baselines: list[CVResult]
     candidates: list[CVResult]
@@ -38,6 +54,8 @@ class TrainingResult:
     threshold_rule: str = ""
     weighting: str = "none"
     params: dict = field(default_factory=dict)
+    tuning: dict = field(default_factory=dict)  # model -> {"untuned": cv mean, "tuned": cv mean, "phases": [...], ...}
+    tuning_tables: dict = field(default_factory=dict)  # model -> phase -> trials DataFrame
 
 
 def best_of(results: list[CVResult], metric: str) -> CVResult:
@@ -55,6 +73,7 @@ def train(
     weighting: str,
     cost_ratio: Optional[float] = None,
     on_fold: Callable[[], None] = lambda: None,
+    tuning: Optional[TuningSettings] = None,
 ) -> TrainingResult:
     task, metric = plan.task, plan.primary_metric
     X = frame[features]
@@ -68,20 +87,29 @@ def train(
         cross_validate(name, "baseline", lambda name=name: baseline_model(name, task, seed), X, y, fold, cv, task, metric, on_fold=on_fold)
         for name in plan.baselines
     ]
-    candidates = []
-    for cand in plan.candidates:
+    candidates, chosen_params, tuning_report, tables = [], {}, {}, {}
+    deadline = time.perf_counter() + (tuning.budget_seconds if tuning else 0)
+    for i, cand in enumerate(plan.candidates):
         spec = specs[cand.name]
 
-        def make(spec=spec):
-            return DecisionModel(build_pipeline(spec, task, X, features, seed), task=task)
+        def make(spec=spec, params=None, stop=None):
+            return DecisionModel(build_pipeline(spec, task, X, features, seed, params), task=task, early_stopping_rounds=stop)
 
         result = cross_validate(cand.name, "candidate", make, X, y, fold, cv, task, metric, weights, on_fold)
         log.info("%s: CV %s %.4f ± %.4f (train %.4f) in %.1fs", cand.name, metric, result.mean, result.std,
                  result.train_mean, result.fit_seconds)
+        chosen_params[cand.name] = ({}, None)
+        if tuning and tuning.phases:
+            share = (deadline - time.perf_counter()) / (len(plan.candidates) - i)
+            tuned, report, tables[cand.name] = _tune_candidate(cand.name, spec, make, plan, X, y, fold, weights, seed, tuning, share, result)
+            tuning_report[cand.name] = report
+            if tuned is not None:
+                result, chosen_params[cand.name] = tuned
         candidates.append(result)
 
     best = best_of(candidates, metric)
-    model = DecisionModel(build_pipeline(specs[best.name], task, X, features, seed), task=task)
+    params, stop = chosen_params[best.name]
+    model = DecisionModel(build_pipeline(specs[best.name], task, X, features, seed, params), task=task, early_stopping_rounds=stop)
     threshold, rule = None, ""
     if task == "binary_classification":
         threshold, rule = choose_threshold(y[best.oof_index], best.oof_scores, cost_ratio)
@@ -97,4 +125,49 @@ def train(
         threshold_rule=rule,
         weighting=weighting if weights is not None else "none",
         params=model.pipeline.named_steps["model"].get_params(),
+        tuning=tuning_report,
+        tuning_tables=tables,
     )
+
+
+def _tune_candidate(name, spec, make, plan, X, y, fold, weights, seed, tuning: TuningSettings, seconds: float, untuned: CVResult):
+    """Tune one candidate within ``seconds``; return its tuned CV result (or None if tuning did not win)."""
+    from specweave_ml.gates import gap
+    from specweave_ml.training.tuning import tune
+
+    task, metric, cv = plan.task, plan.primary_metric, plan.split.cv_strategy
+    estimator = make().pipeline.named_steps["model"]
+    stop = tuning.early_stopping_rounds if spec.family == "boosting" else None
+    phase_deadline = time.perf_counter() + seconds
+
+    def evaluate(params, report):
+        def checked(step, value):
+            if time.perf_counter() > phase_deadline:  # out of budget: stop this trial after the current fold
+                import optuna
+
+                raise optuna.TrialPruned()
+            report(step, value)
+
+        r = cross_validate(name, "trial", lambda: make(params=params, stop=stop), X, y, fold, cv, task, metric, weights,
+                           on_score=checked, train_score_rows=tuning.train_score_rows)
+        return r.mean, r.std, gap(metric, r.train_mean, r.mean)
+
+    shares = {p: tuning.budget_shares.get(p, 0.0) for p in tuning.phases}
+    total = sum(shares.values()) or 1.0
+    phase_seconds = {p: seconds * s / total for p, s in shares.items()}
+    result = tune(name, dict(spec.search), set(estimator.get_params()), {}, evaluate, metric, tuning.phases, phase_seconds,
+                  tuning.max_trials, tuning.storage_url, tuning.study_prefix, plan.gates.train_val_gap, seed, tuning.pruner)
+    report = {"untuned_cv": untuned.mean, "phases": [p.summary() for p in result.phases], "best_params": result.best_params,
+              "best_trial_cv": result.best_value, "early_stopping_rounds": stop}
+    if result.best_value is None:
+        report.update(tuned_cv=None, kept="untuned: no trial finished")
+        return None, report, result.trial_tables
+    tuned = cross_validate(name, "candidate", lambda: make(params=result.best_params, stop=stop), X, y, fold, cv, task, metric, weights)
+    report["tuned_cv"] = tuned.mean
+    sign = 1 if METRICS[metric].greater_is_better else -1
+    if sign * tuned.mean < sign * untuned.mean:
+        report["kept"] = "untuned: the tuned configuration scored lower on the same folds"
+        return None, report, result.trial_tables
+    report["kept"] = "tuned"
+    log.info("%s tuned: CV %s %.4f (untuned %.4f)", name, metric, tuned.mean, untuned.mean)
+    return (tuned, (result.best_params, stop)), report, result.trial_tables

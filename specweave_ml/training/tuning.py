@@ -1,0 +1,241 @@
+"""Phased hyperparameter tuning: a coarse grid, a fine grid around its best point, then Optuna.
+
+Every phase is an Optuna study in one storage (SQLite under the increment by default), so a run that is
+interrupted (Ctrl-C, a kill) resumes where it stopped and keeps every finished trial. Every trial is
+scored by cross-validation on the training split only; boosted trees stop early on the last rows of each
+fold's training part; hopeless trials are pruned after a fold (median pruner).
+
+The fine grid takes each coarse parameter's best value and its neighbours at ±20% (±1 at least for
+integers), the methodology's own example (500 -> 400, 500, 600; 6 -> 5, 6, 7; 0.1 -> 0.08, 0.1, 0.12).
+When the best point so far overfits (train/validation gap above the gate), the next phase moves towards
+regularisation: the fine grid steps only the regularising way, and Optuna's bounds are cut at the best
+value on the overfitting side (shallower trees, larger minimum leaf size, stronger L2, more subsampling).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from specweave_ml.gates import gap as gap_of
+from specweave_ml.metrics import METRICS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    study: str
+    trials_finished: int
+    trials_pruned: int
+    best_value: Optional[float]
+    best_params: dict
+    best_gap: Optional[float]
+    seconds: float
+    regularised: bool
+    curve: list[float] = field(default_factory=list)  # best value so far, trial by trial
+
+    def summary(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class TuningResult:
+    model: str
+    phases: list[PhaseResult]
+    best_params: dict
+    best_value: Optional[float]
+    trial_tables: dict  # phase -> DataFrame of its trials
+
+
+def _searchable(space: dict, accepted: set[str]) -> dict:
+    return {k: v for k, v in (space or {}).items() if k in accepted}
+
+
+def neighbours(value, regularise: Optional[str]) -> list:
+    """The fine-grid values around ``value``: ±20% (±1 for integers), or two steps the regularising way."""
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    def step(k: int):
+        if is_int:
+            return max(1, int(value) + k * max(1, round(abs(value) * 0.2)))
+        return float(value) * (1 + 0.2 * k)
+
+    if regularise == "down":
+        vals = [step(-2), step(-1), value]
+    elif regularise == "up":
+        vals = [value, step(1), step(2)]
+    else:
+        vals = [step(-1), value, step(1)]
+    out = []
+    for v in vals:
+        v = int(v) if is_int else round(float(v), 10)
+        if v not in out and (not isinstance(v, float) or v > 0):
+            out.append(v)
+    return out
+
+
+def fine_grid(coarse: dict, best: dict, regularise: dict, overfitting: bool) -> dict:
+    grid = {}
+    for name in coarse:
+        direction = regularise.get(name) if overfitting else None
+        value = best.get(name, coarse[name][len(coarse[name]) // 2])
+        if name in ("subsample", "colsample_bytree", "max_features") and isinstance(value, float):
+            grid[name] = [min(v, 1.0) for v in neighbours(value, direction)]
+        else:
+            grid[name] = neighbours(value, direction)
+    return grid
+
+
+def optuna_space(space: dict, best: dict, regularise: dict, overfitting: bool) -> dict:
+    """The Optuna space, its bounds cut at the best value on the overfitting side when it overfits."""
+    out = {}
+    for name, spec in space.items():
+        spec = dict(spec)
+        if overfitting and name in best and name in regularise and spec.get("type") in ("int", "float"):
+            if regularise[name] == "down":
+                spec["high"] = max(spec["low"], min(spec["high"], best[name]))
+            else:
+                spec["low"] = min(spec["high"], max(spec["low"], best[name]))
+        out[name] = spec
+    return out
+
+
+def _suggest(trial, name: str, spec: dict):
+    kind = spec.get("type", "float")
+    if kind == "int":
+        return trial.suggest_int(name, int(spec["low"]), int(spec["high"]), log=bool(spec.get("log", False)))
+    if kind == "float":
+        return trial.suggest_float(name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False)))
+    return trial.suggest_categorical(name, list(spec["choices"]))
+
+
+def storage_for(url: str):
+    import optuna
+
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {})
+
+
+def _fail_interrupted(study) -> None:
+    """Trials left RUNNING by a killed process would otherwise block their grid points forever."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+
+
+def tune(
+    name: str,
+    search: dict,
+    accepted_params: set[str],
+    defaults: dict,
+    evaluate: Callable[[dict, Callable[[int, float], None]], tuple[float, float, float]],
+    metric: str,
+    phases: list[str],
+    phase_seconds: dict[str, float],
+    max_trials: dict[str, int],
+    storage_url: str,
+    study_prefix: str,
+    gap_limit: float,
+    seed: int,
+    pruner: str = "median",
+) -> TuningResult:
+    """Run the phases for one model. ``evaluate(params, report)`` returns (cv mean, cv std, gap)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "maximize" if METRICS[metric].greater_is_better else "minimize"
+    better = (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
+    storage = storage_for(storage_url)
+    coarse = _searchable(search.get("coarse"), accepted_params)
+    space = _searchable(search.get("optuna"), accepted_params)
+    regularise = search.get("regularise") or {}
+    best_params, best_value, best_gap = {}, None, None
+    results, tables = [], {}
+
+    for phase in phases:
+        overfitting = best_gap is not None and best_gap > gap_limit
+        current = {**defaults, **best_params}
+        if phase == "coarse":
+            grid, sampler = coarse, None
+        elif phase == "fine":
+            grid = fine_grid(coarse, current, regularise, overfitting)
+        else:
+            grid = None
+        if grid is not None:
+            if not grid:
+                continue
+            sampler = optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
+            target = min(max_trials[phase], math.prod(len(v) for v in grid.values()))
+        else:
+            if not space:
+                continue
+            phase_space = optuna_space(space, current, regularise, overfitting)
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, max_trials[phase] // 4)))
+            target = max_trials[phase]
+        prune = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if pruner == "median" else optuna.pruners.NopPruner()
+        study_name = f"{study_prefix}.{name}.{phase}"
+        study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler, pruner=prune,
+                                    direction=direction, load_if_exists=True)
+        _fail_interrupted(study)
+        if grid is None and best_params and not study.trials:
+            study.enqueue_trial({k: v for k, v in current.items() if k in phase_space}, skip_if_exists=True)
+
+        def objective(trial):
+            if grid is not None:
+                params = {k: trial.suggest_categorical(k, list(v)) for k, v in grid.items()}
+            else:
+                params = {k: _suggest(trial, k, s) for k, s in phase_space.items()}
+
+            def report(step: int, value: float) -> None:
+                trial.report(value, step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+            mean, std, gap = evaluate({**current, **params}, report)
+            trial.set_user_attr("cv_std", std)
+            trial.set_user_attr("gap", gap)
+            return mean
+
+        done = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
+        remaining = target - len(done)
+        start = time.perf_counter()
+        if remaining > 0 and phase_seconds.get(phase, 0) > 0:
+            study.optimize(objective, n_trials=remaining, timeout=phase_seconds[phase], catch=())
+        seconds = time.perf_counter() - start
+        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+        pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+        curve, running = [], None
+        for t in complete:
+            running = t.value if running is None or better(t.value, running) else running
+            curve.append(running)
+        phase_best = study.best_trial if complete else None
+        if phase_best is not None and (best_value is None or better(phase_best.value, best_value)):
+            best_value, best_params = phase_best.value, {**best_params, **phase_best.params}
+            best_gap = phase_best.user_attrs.get("gap")
+        tables[phase] = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state", "duration"))
+        results.append(PhaseResult(
+            phase=phase, study=study_name, trials_finished=len(complete), trials_pruned=len(pruned),
+            best_value=None if phase_best is None else phase_best.value,
+            best_params={} if phase_best is None else dict(phase_best.params),
+            best_gap=None if phase_best is None else phase_best.user_attrs.get("gap"),
+            seconds=round(seconds, 1), regularised=overfitting, curve=curve,
+        ))
+        log.info("%s %s: %d trials (%d pruned), best %s %.4f%s", name, phase, len(complete), len(pruned), metric,
+                 results[-1].best_value if results[-1].best_value is not None else float("nan"),
+                 " (moved towards regularisation)" if overfitting else "")
+    return TuningResult(model=name, phases=results, best_params=best_params, best_value=best_value, trial_tables=tables)
+
+
+def gap_for(metric: str, train: float, val: float) -> float:
+    return gap_of(metric, train, val)
