@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from omegaconf.errors import OmegaConfBaseException
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+_MISSING_OPTION = re.compile(r"Could not (?:find|load) '([\w/]+)/(\w+)'")
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 def describe_compose_error(err: BaseException) -> str:
@@ -11,8 +21,14 @@ def describe_compose_error(err: BaseException) -> str:
         cause = cause.__cause__
     key = getattr(cause, "full_key", None)
     first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    missing = _MISSING_OPTION.search(first)
+    if missing and (CONF / missing.group(1)).is_dir():
+        group, name = missing.groups()
+        return f"{group}: no option '{name}' in conf/{group}/. Fix: use one of {', '.join(_options(group))}"
+    if "Could not load 'params'" in first or "Could not find 'params'" in first:
+        return "params.yaml: not found. Fix: run `python -m specweave_ml stage=params problem=<brief>` first"
     if "Could not find" in first or "Could not load" in first:
-        return f"{first}. Fix: pick one of the options listed under conf/ (python -m specweave_ml --help lists them)"
+        return f"{first}. Fix: check the option names under conf/ (python -m specweave_ml --help lists them)"
     if "Missing mandatory value" in first and key:
         return f"{key}: a value is required but none was given. Fix: set {key} in the brief or with {key}=<value>"
     if key:

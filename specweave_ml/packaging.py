@@ -30,9 +30,22 @@ def directory_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+def quiet_pickle_warning() -> None:
+    """MLflow warns on every cloudpickle save; our guard is the content hash checked before every load."""
+    import logging
+
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+
+
 def save_model(model, path: Path, example: pd.DataFrame) -> str:
-    """Save ``model`` in MLflow format at ``path`` (replacing what was there); return its hash."""
+    """Save ``model`` in MLflow format at ``path`` (replacing what was there); return its hash.
+
+    cloudpickle, not skops: the pipeline holds XGBoost/LightGBM boosters and our DecisionModel, which
+    skops would need a long list of trusted types for. Integrity comes from the recorded hash instead.
+    """
     import mlflow.sklearn
+
+    quiet_pickle_warning()
     from mlflow.models import infer_signature
 
     example = example.head(5)

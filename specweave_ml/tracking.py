@@ -99,8 +99,9 @@ class Tracker:
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
-        from specweave_ml.packaging import PIP_REQUIREMENTS
+        from specweave_ml.packaging import PIP_REQUIREMENTS, quiet_pickle_warning
 
+        quiet_pickle_warning()
         example = example.head(5)
         with mlflow.start_run(run_id=run_id):
             info = mlflow.sklearn.log_model(

@@ -138,11 +138,11 @@ def _tune_candidate(name, spec, make, plan, X, y, fold, weights, seed, tuning: T
     task, metric, cv = plan.task, plan.primary_metric, plan.split.cv_strategy
     estimator = make().pipeline.named_steps["model"]
     stop = tuning.early_stopping_rounds if spec.family == "boosting" else None
-    phase_deadline = time.perf_counter() + seconds
+    stop_at = time.perf_counter() + seconds
 
     def evaluate(params, report):
         def checked(step, value):
-            if time.perf_counter() > phase_deadline:  # out of budget: stop this trial after the current fold
+            if time.perf_counter() > stop_at:  # the candidate's budget is spent: stop this trial after its fold
                 import optuna
 
                 raise optuna.TrialPruned()
@@ -152,11 +152,8 @@ def _tune_candidate(name, spec, make, plan, X, y, fold, weights, seed, tuning: T
                            on_score=checked, train_score_rows=tuning.train_score_rows)
         return r.mean, r.std, gap(metric, r.train_mean, r.mean)
 
-    shares = {p: tuning.budget_shares.get(p, 0.0) for p in tuning.phases}
-    total = sum(shares.values()) or 1.0
-    phase_seconds = {p: seconds * s / total for p, s in shares.items()}
-    result = tune(name, dict(spec.search), set(estimator.get_params()), {}, evaluate, metric, tuning.phases, phase_seconds,
-                  tuning.max_trials, tuning.storage_url, tuning.study_prefix, plan.gates.train_val_gap, seed, tuning.pruner)
+    result = tune(name, dict(spec.search), set(estimator.get_params()), {}, evaluate, metric, tuning.phases,
+                  dict(tuning.budget_shares), stop_at, tuning.max_trials, tuning.storage_url, tuning.study_prefix, plan.gates.train_val_gap, seed, tuning.pruner)
     report = {"untuned_cv": untuned.mean, "phases": [p.summary() for p in result.phases], "best_params": result.best_params,
               "best_trial_cv": result.best_value, "early_stopping_rounds": stop}
     if result.best_value is None:

@@ -116,6 +116,22 @@ def _suggest(trial, name: str, spec: dict):
     return trial.suggest_categorical(name, list(spec["choices"]))
 
 
+def _clipped(params: dict, space: dict) -> dict:
+    """The best point so far as a first Optuna trial, moved inside the space's bounds."""
+    out = {}
+    for name, spec in space.items():
+        if name not in params:
+            continue
+        value = params[name]
+        if spec.get("type", "float") in ("int", "float"):
+            value = min(max(value, spec["low"]), spec["high"])
+            value = int(round(value)) if spec.get("type") == "int" else float(value)
+        elif value not in spec.get("choices", []):
+            continue
+        out[name] = value
+    return out
+
+
 def storage_for(url: str):
     import optuna
 
@@ -142,15 +158,21 @@ def tune(
     evaluate: Callable[[dict, Callable[[int, float], None]], tuple[float, float, float]],
     metric: str,
     phases: list[str],
-    phase_seconds: dict[str, float],
+    budget_shares: dict[str, float],
+    stop_at: float,
     max_trials: dict[str, int],
     storage_url: str,
     study_prefix: str,
     gap_limit: float,
     seed: int,
     pruner: str = "median",
+    optuna_sampler: str = "tpe",
 ) -> TuningResult:
-    """Run the phases for one model. ``evaluate(params, report)`` returns (cv mean, cv std, gap)."""
+    """Run the phases for one model. ``evaluate(params, report)`` returns (cv mean, cv std, gap).
+
+    Each phase gets its share of the time left until ``stop_at`` (``time.perf_counter()`` clock); a trial
+    started within its phase may finish, and no trial starts after ``stop_at``.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -163,7 +185,9 @@ def tune(
     best_params, best_value, best_gap = {}, None, None
     results, tables = [], {}
 
-    for phase in phases:
+    for index, phase in enumerate(phases):
+        left_shares = sum(budget_shares.get(p, 0.0) for p in phases[index:]) or 1.0
+        phase_seconds = max(0.0, stop_at - time.perf_counter()) * budget_shares.get(phase, 0.0) / left_shares
         overfitting = best_gap is not None and best_gap > gap_limit
         current = {**defaults, **best_params}
         if phase == "coarse":
@@ -181,7 +205,10 @@ def tune(
             if not space:
                 continue
             phase_space = optuna_space(space, current, regularise, overfitting)
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, max_trials[phase] // 4)))
+            if optuna_sampler == "random":
+                sampler = optuna.samplers.RandomSampler(seed=seed)
+            else:
+                sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, max_trials[phase] // 4)))
             target = max_trials[phase]
         prune = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if pruner == "median" else optuna.pruners.NopPruner()
         study_name = f"{study_prefix}.{name}.{phase}"
@@ -189,7 +216,7 @@ def tune(
                                     direction=direction, load_if_exists=True)
         _fail_interrupted(study)
         if grid is None and best_params and not study.trials:
-            study.enqueue_trial({k: v for k, v in current.items() if k in phase_space}, skip_if_exists=True)
+            study.enqueue_trial(_clipped(current, phase_space), skip_if_exists=True)
 
         def objective(trial):
             if grid is not None:
@@ -210,8 +237,12 @@ def tune(
         done = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
         remaining = target - len(done)
         start = time.perf_counter()
-        if remaining > 0 and phase_seconds.get(phase, 0) > 0:
-            study.optimize(objective, n_trials=remaining, timeout=phase_seconds[phase], catch=())
+        def out_of_time(study, trial) -> None:
+            if time.perf_counter() >= stop_at:
+                study.stop()
+
+        if remaining > 0 and phase_seconds > 0:
+            study.optimize(objective, n_trials=remaining, timeout=phase_seconds, catch=(), callbacks=[out_of_time])
         seconds = time.perf_counter() - start
         complete = [t for t in study.trials if t.state.name == "COMPLETE"]
         pruned = [t for t in study.trials if t.state.name == "PRUNED"]
