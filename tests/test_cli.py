@@ -52,7 +52,7 @@ def bad_csv(inputs, case: str) -> str:
 BRIEF_CASES = {
     "unknown task": (["problem=breast_cancer", "problem.task=foo"], "problem.task"),
     "unknown modality": (["problem=breast_cancer", "problem.modality=pictures"], "problem.modality"),
-    "unknown problem option": (["problem=nope"], "problem/nope"),
+    "unknown problem option": (["problem=nope"], "no option 'nope' in conf/problem/"),
     "unknown stage": (["problem=breast_cancer", "stage=trian"], "stage"),
     "missing target": (["problem=breast_cancer", "problem.data.target=null"], "problem.data.target"),
     "target not in the data": (["problem=breast_cancer", "problem.data.target=diagnosis"], "problem.data.target: column 'diagnosis'"),

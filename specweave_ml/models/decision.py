@@ -32,8 +32,13 @@ class DecisionModel(BaseEstimator):
         return self.task in ("binary_classification", "multiclass_classification")
 
     def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, RegressorTags
+
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier" if self._is_classifier else "regressor"
+        if self._is_classifier:
+            tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
+        else:
+            tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
         return tags
 
     def fit(self, X, y, sample_weight=None):
@@ -76,6 +81,9 @@ class DecisionModel(BaseEstimator):
         self.pipeline_ = Pipeline([*prep.steps, (self.pipeline.steps[-1][0], est)])
 
     def predict_proba(self, X):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict_proba(X)
 
     def scores(self, X):
@@ -84,6 +92,9 @@ class DecisionModel(BaseEstimator):
             return self.predict_proba(X)[:, 1]
         if self.task == "multiclass_classification":
             return self.predict_proba(X)
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict(X)
 
     def decide(self, scores):
