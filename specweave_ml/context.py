@@ -79,8 +79,12 @@ class Context:
     def load_frame(self) -> pd.DataFrame:
         """The fetched snapshot (data/raw.parquet) while it matches the brief, else the source itself."""
         if self.snapshot_is_current():
-            return pd.read_parquet(self.paths.raw)
+            cached = getattr(self, "_fetched", None)  # fetch ran in this process: no need to read it back
+            return cached.copy() if cached is not None else pd.read_parquet(self.paths.raw)
         return self.load_source()
+
+    def remember_fetched(self, frame: pd.DataFrame) -> None:
+        self._fetched = frame
 
     def facts(self, frame: Optional[pd.DataFrame] = None) -> DataFacts:
         """Row count and class balance, from a loaded frame or by reading just the target column."""

@@ -41,6 +41,7 @@ class DataSchema:
     source: str = MISSING  # "bundled:<name>", or a path to a .csv / .parquet file
     format: Optional[str] = None  # csv | parquet | bundled; inferred from `source` when null
     target: Optional[str] = None
+    positive_class: Optional[Any] = None  # binary: the label to detect (default: 1 for 0/1 labels, else the minority)
     features: Optional[List[str]] = None  # null: every column not excluded below
     exclude: List[str] = field(default_factory=list)
     time_column: Optional[str] = None  # set it, and every split becomes time-ordered

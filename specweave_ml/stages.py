@@ -71,8 +71,12 @@ PIPELINE = ("fetch", "prepare", "train", "evaluate", "explain", "package", "repo
 
 def all_stage(ctx: Context) -> None:
     """The whole increment in one process; a failed gate is recorded and, with strict=true, fails the run."""
+    import time
+
     for name in PIPELINE:
+        start = time.perf_counter()
         STAGES[name](ctx)
+        log.info("stage %s: %.1f s", name, time.perf_counter() - start)
 
 
 STAGES: dict[str, Callable[[Context], object]] = {

@@ -46,7 +46,8 @@ class Tracker:
             elif "://" not in self.uri:
                 raise ConfigError("tracking.uri", f"'{self.uri}' is not a tracking URI", "use sqlite:///path/mlflow.db or http://host:port")
             mlflow.set_tracking_uri(self.uri)
-            self._client = MlflowClient(self.uri)
+            mlflow.set_registry_uri(self.uri)
+            self._client = MlflowClient(self.uri, registry_uri=self.uri)
             found = self._client.get_experiment_by_name(self.experiment)
             if found is None:
                 location = (Path(self.root) / "mlartifacts").resolve().as_uri() if self.uri.startswith("sqlite") else None
@@ -91,10 +92,12 @@ class Tracker:
         if end:
             self.client.set_terminated(run_id)
 
-    def register_model(self, run_id: Optional[str], model, example, name: str) -> Optional[str]:
-        """Log the model to the run, register it under the increment's name and point `champion` at it."""
+    def register_model(self, run_id: Optional[str], model, example, name: str, champion: bool = True) -> Optional[str]:
+        """Log the model to the run and register it under the increment's name; point `champion` at it only
+        when the increment passed its gates (a version that did not is tagged ``ready=false``)."""
         if not self.enabled or run_id is None:
             return None
+        client = self.client  # sets the tracking URI before mlflow.start_run looks for the run
         import mlflow
         import mlflow.sklearn
         from mlflow.models import infer_signature
@@ -110,5 +113,7 @@ class Tracker:
                 serialization_format="cloudpickle", registered_model_name=name,
             )
         version = str(info.registered_model_version)
-        self.client.set_registered_model_alias(name, "champion", version)
+        client.set_model_version_tag(name, version, "ready", str(champion).lower())
+        if champion:
+            client.set_registered_model_alias(name, "champion", version)
         return version

@@ -28,6 +28,7 @@ class Finding:
 class CheckedData:
     features: list[str]
     findings: list[Finding] = field(default_factory=list)
+    duplicate_rows: int = 0
 
 
 def _value(v):
@@ -113,6 +114,10 @@ def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> C
         raise DataError("problem.data.source", f"only {len(frame)} rows, too few for {cv_folds}-fold CV and a holdout",
                         "use more data")
     check_target(frame[d.target], problem.task.value, cv_folds)
+    if d.positive_class is not None:
+        from specweave_ml.training.labels import class_order
+
+        class_order(frame[d.target], problem.task.value, d.positive_class)  # raises if it is not a class
     if d.time_column:
         check_time(frame[d.time_column])
     findings: list[Finding] = []
@@ -137,4 +142,4 @@ def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> C
     duplicates = int(frame.duplicated().sum())
     if duplicates:
         findings.append(Finding("duplicate_rows", None, f"{duplicates} rows are exact duplicates of earlier rows ({duplicates / len(frame):.2%})"))
-    return CheckedData(features=features, findings=findings)
+    return CheckedData(features=features, findings=findings, duplicate_rows=duplicates)

@@ -16,7 +16,7 @@ def profile(frame: pd.DataFrame, target: str, task: str, checked: CheckedData, s
         "features": checked.features,
         "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
         "missing_values": {c: int(n) for c, n in missing.items() if n},
-        "duplicate_rows": int(frame.duplicated().sum()),
+        "duplicate_rows": checked.duplicate_rows,
         "findings": [vars(f) for f in checked.findings],
     }
     if task in ("binary_classification", "multiclass_classification"):

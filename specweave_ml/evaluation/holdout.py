@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from specweave_ml.metrics import compute_all
+from specweave_ml.training.labels import encode
 
 
 def predictions_frame(rows, y_true, y_pred, scores, task: str, classes) -> pd.DataFrame:
@@ -26,16 +27,14 @@ def encoded(preds: pd.DataFrame, task: str, classes):
     """y_true, y_pred and scores in the encoding the metrics expect (positive class = classes[1])."""
     if task == "regression":
         return preds["y_true"].to_numpy(float), preds["y_pred"].to_numpy(float), None
-    classes = np.asarray(classes)
-    y_true = np.searchsorted(classes, preds["y_true"].to_numpy())
-    y_pred = np.searchsorted(classes, preds["y_pred"].to_numpy())
+    y_true, y_pred = encode(preds["y_true"], classes), encode(preds["y_pred"], classes)
     if task == "binary_classification":
         return y_true, y_pred, preds["score"].to_numpy(float)
     return y_true, y_pred, preds[[f"proba_{c}" for c in classes]].to_numpy(float)
 
 
 def holdout_metrics(preds: pd.DataFrame, task: str, metric_names, classes) -> dict:
-    """Every metric of the plan, plus the confusion matrix or the residual analysis."""
+    """Every metric of the plan (the positive class is ``classes[-1]``), plus the confusion matrix or the residual analysis."""
     from sklearn.metrics import classification_report, confusion_matrix
 
     y_true, y_pred, scores = encoded(preds, task, classes)

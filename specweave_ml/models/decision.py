@@ -20,8 +20,9 @@ def _boosting_library(estimator) -> str | None:
 
 class DecisionModel(BaseEstimator):
     def __init__(self, pipeline=None, task="binary_classification", threshold=0.5, early_stopping_rounds=None,
-                 validation_fraction=0.1):
+                 validation_fraction=0.1, classes=None):
         self.pipeline = pipeline
+        self.classes = classes
         self.task = task
         self.threshold = threshold
         self.early_stopping_rounds = early_stopping_rounds
@@ -42,7 +43,11 @@ class DecisionModel(BaseEstimator):
         return tags
 
     def fit(self, X, y, sample_weight=None):
-        if self._is_classifier:
+        if self._is_classifier and self.classes is not None:  # an explicit order: the positive class last
+            from specweave_ml.training.labels import encode
+
+            self.classes_, target = np.asarray(self.classes), encode(y, list(self.classes))
+        elif self._is_classifier:
             self.classes_, target = np.unique(np.asarray(y), return_inverse=True)
         else:
             target = np.asarray(y, dtype=float)

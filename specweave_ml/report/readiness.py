@@ -13,6 +13,7 @@ from typing import Callable, Optional
 from specweave_ml.fileio import read_json
 from specweave_ml.packaging import directory_hash
 from specweave_ml.paths import IncrementPaths
+from specweave_ml.serving.abtest import duration
 
 PASS, FAIL, NOT_YET = "PASS", "FAIL", "NOT YET"
 
@@ -40,7 +41,8 @@ def model_versioned(paths: IncrementPaths, meta: dict) -> Item:
     if directory_hash(paths.model) != recorded:
         return Item(name, FAIL, _rel(paths, paths.model), "the model's files do not match the recorded hash")
     reg = meta["model"].get("registered") or {}
-    where = f"; registered {reg['name']} v{reg['version']} (alias {reg['alias']})" if reg.get("version") else ""
+    where = (f"; registered {reg['name']} v{reg['version']}" + (f" (alias {reg['alias']})" if reg.get("alias") else " (not champion)")
+             if reg.get("version") else "")
     return Item(name, PASS, _rel(paths, paths.model), f"sha256 {recorded[:12]} in metadata.json{where}")
 
 
@@ -106,7 +108,8 @@ def monitored(paths: IncrementPaths, meta: dict) -> Item:
               "stage=monitor and on the server's /metrics (with request counts and latency)")
     last = meta.get("monitoring")
     if last:
-        detail += f"; last batch ({last['rows']} rows): " + (f"ALERT on {', '.join(last['alerts'])}" if last["alert"] else "no drift")
+        alerts = last["alerts"][:5] + ([f"{len(last['alerts']) - 5} more"] if len(last["alerts"]) > 5 else [])
+        detail += f"; last batch ({last['rows']} rows): " + (f"ALERT on {', '.join(alerts)}" if last["alert"] else "no drift")
     return Item(name, PASS, _rel(paths, paths.reference_profile), detail)
 
 
@@ -116,7 +119,7 @@ def ab_ready(paths: IncrementPaths) -> Item:
         return Item(name, FAIL, "", "no A/B test plan: run stage=abplan (the server routes by serving.ab.*)")
     plan = read_json(paths.abplan)
     return Item(name, PASS, _rel(paths, paths.abplan_doc), f"{plan['metric']['name']}: {plan['n_champion']:,} + "
-                f"{plan['n_challenger']:,} {plan['metric']['unit']}s, {plan['days']:.1f} days at the expected traffic")
+                f"{plan['n_challenger']:,} {plan['metric']['unit']}s, {duration(plan['days'])} at the expected traffic")
 
 
 def rollback_ready(paths: IncrementPaths, meta: dict) -> Item:

@@ -122,9 +122,12 @@ def plan(metric: Metric, mde: float, alpha: float, power: float, split: float, e
     )
 
 
+def duration(days: float) -> str:
+    return f"{days * 24:.1f} hours" if days < 2 else f"{days:.1f} days"
+
+
 def render(p: ABPlan, increment: str, challenger: Optional[str], key_header: str) -> str:
     m = p.metric
-    duration = f"{p.days * 24:.1f} hours" if p.days < 2 else f"{p.days:.1f} days"
     lines = [
         f"# A/B test plan: {increment}",
         "",
@@ -144,7 +147,7 @@ def render(p: ABPlan, increment: str, challenger: Optional[str], key_header: str
         f"- Traffic split: {p.split:.0%} of keyed requests to the challenger, sticky on the `{key_header}` header.",
         f"- Minimum detectable effect: {p.mde_relative:.0%} relative (challenger at {' or '.join(f'{t:.4g}' for t in p.detectable)}).",
         f"- Significance {p.alpha}, power {p.power}: {p.n_champion:,} champion and {p.n_challenger:,} challenger {m['unit']}s.",
-        f"- Duration at the expected traffic ({p.units_per_second:.4g} {m['unit']}s/s): **{duration}**"
+        f"- Duration at the expected traffic ({p.units_per_second:.4g} {m['unit']}s/s): **{duration(p.days)}**"
         + ("" if p.feasible else f", longer than the {p.max_days:g}-day limit: raise the split, the MDE, or the traffic") + ".",
         "",
         "## Stopping rules",

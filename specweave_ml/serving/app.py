@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from specweave_ml.serving.abtest import CHALLENGER, assign
-from specweave_ml.serving.bundle import Bundle
+from specweave_ml.serving.bundle import Bundle, Unscorable
 from specweave_ml.serving.drift import DriftWindow, score_columns
 from specweave_ml.serving.metrics import ServingMetrics, score_buckets
 from specweave_ml.serving.schemas import BatchResponse, ExplainResponse, PredictResponse, batch_model, row_model, values
@@ -102,6 +102,13 @@ def _safe_errors(errors) -> dict:
     return {"detail": detail, "errors_total": len(errors)}
 
 
+def _unscorable(err: Unscorable, batch: bool = False):
+    detail = [{"loc": ["body", "rows", row, column] if batch else ["body", column], "type": "value_out_of_range",
+               "msg": f"the model cannot score this value: {distance:.3g} standard deviations from the training mean"}
+              for row, column, distance in err.blame]
+    return _json(422, {"detail": detail, "errors_total": len(detail)})
+
+
 def _predictions(bundle: Bundle, scores: np.ndarray) -> list[dict]:
     model = bundle.model
     decisions = model.decide(scores).tolist() if model.task != "regression" else None
@@ -154,7 +161,7 @@ def create_app(champion: Bundle, config: ServerConfig, challenger: Optional[Bund
         return bundle
 
     def score(bundle: Bundle, rows: list[list]) -> dict:
-        scores = np.asarray(bundle.scores(rows))
+        scores = bundle.checked_scores(rows)
         columns = score_columns(scores, task, classes)
         metrics.scored(bundle.variant, columns)
         if window is not None and bundle is champion:
@@ -164,13 +171,19 @@ def create_app(champion: Bundle, config: ServerConfig, challenger: Optional[Bund
 
     @app.post("/predict", response_model=PredictResponse, summary="Score one row")
     async def predict(row: Row, request: Request):  # type: ignore[valid-type]
-        out = score(route(request), [values(row)])
+        try:
+            out = score(route(request), [values(row)])
+        except Unscorable as err:
+            return _unscorable(err)
         return _json(200, {"variant": out["variant"], "model": out["model"], "threshold": out["threshold"], **out["predictions"][0]})
 
     @app.post("/predict/batch", response_model=BatchResponse, summary="Score a batch of rows")
     async def predict_batch(batch: Batch, request: Request):  # type: ignore[valid-type]
         bundle = route(request)
-        return _json(200, await run_in_threadpool(score, bundle, [values(r) for r in batch.rows]))
+        try:
+            return _json(200, await run_in_threadpool(score, bundle, [values(r) for r in batch.rows]))
+        except Unscorable as err:
+            return _unscorable(err, batch=True)
 
     @app.post("/explain", response_model=ExplainResponse, summary="SHAP values of the champion for one row")
     def explain_row(row: Row, request: Request):  # type: ignore[valid-type]
@@ -183,10 +196,16 @@ def create_app(champion: Bundle, config: ServerConfig, challenger: Optional[Bund
             return _json(409, {"detail": [{"loc": [], "type": "no_reference_profile",
                                            "msg": "explaining this model needs the background rows of its reference profile: run stage=package"}]})
         background = background_frame(champion.profile) if champion.profile else frame  # tree explainers ignore it
-        result = explain(champion.model, background, frame, task, champion.family)
-        scores = np.asarray(champion.model.scores(frame))
+        try:
+            scores = champion.checked_scores([values(row)])
+        except Unscorable as err:
+            return _unscorable(err)
+        with np.errstate(all="ignore"):
+            result = explain(champion.model, background, frame, task, champion.family)
         cls = int(np.argmax(scores[0])) if task == "multiclass_classification" else None
         shap_values, base = result.for_class(None if cls is None else np.array([cls]))
+        if not (np.isfinite(shap_values).all() and np.isfinite(base).all()):
+            return _unscorable(Unscorable(champion.blame(0, values(row))))
         return _json(200, {
             "variant": champion.variant, "model": champion.sha256[:12], "explainer": result.explainer,
             "base_value": float(base[0]), "values": dict(zip(result.features, map(float, shap_values[0]))),

@@ -3,7 +3,7 @@
 The fast scorer skips scikit-learn's per-call overhead (about 2 ms a row through ColumnTransformer and the
 LightGBM/XGBoost wrappers) when the pipeline only passes numeric columns through to a boosted model: it
 calls the booster on the array directly. It is used only after it reproduced the pipeline's scores on the
-profile's background rows; anything else is scored through the pipeline unchanged.
+rows MLflow saved with the model and the profile's background rows; anything else goes through the pipeline.
 """
 
 from __future__ import annotations
@@ -23,6 +23,17 @@ from specweave_ml.paths import IncrementPaths
 
 log = logging.getLogger(__name__)
 NUMERIC = ("double", "float", "long", "integer")
+FAR_SD = 1e6  # values this many standard deviations from the training mean are blamed when scoring breaks
+MAX_BLAMED = 50
+MAX_RETRIED = 200  # rows re-scored one by one to find the culprit when no value is far out
+
+
+class Unscorable(Exception):
+    """Valid values the model cannot score (an intermediate overflowed); ``blame``: (row, column, distance)."""
+
+    def __init__(self, blame: list[tuple[int, str, float]]):
+        super().__init__(blame)
+        self.blame = blame
 
 
 @dataclass
@@ -44,16 +55,46 @@ class Bundle:
 
     def frame(self, rows: list[list]) -> pd.DataFrame:
         """Rows (values in signature order) as the DataFrame the pipeline was trained on."""
-        frame = pd.DataFrame(rows, columns=list(self.columns))
-        for col, kind in self.columns.items():
-            if kind in NUMERIC:
-                frame[col] = frame[col].astype("float64")
-        return frame
+        if self.all_numeric:
+            return pd.DataFrame(np.asarray(rows, dtype=float), columns=list(self.columns))
+        return pd.DataFrame({col: np.asarray([r[i] for r in rows], dtype=float if kind in NUMERIC else object)
+                             for i, (col, kind) in enumerate(self.columns.items())})
 
     def scores(self, rows: list[list]) -> np.ndarray:
         if self.fast is not None:
             return self.fast(np.asarray(rows, dtype=float))
         return self.model.scores(self.frame(rows))
+
+    def checked_scores(self, rows: list[list]) -> np.ndarray:
+        """Scores, or ``Unscorable`` naming the values to blame when valid but extreme input breaks the model."""
+        scores = self._try(rows)
+        if scores is not None:
+            return scores
+        # The rows with values far from the training data; else the first rows that fail alone (bounded work).
+        far = [i for i, row in enumerate(rows) if self.blame(i, row, far_only=True)][:MAX_BLAMED]
+        bad = far or [i for i in range(min(len(rows), MAX_RETRIED)) if self._try(rows[i:i + 1]) is None][:MAX_BLAMED] or [0]
+        raise Unscorable([b for i in bad for b in self.blame(i, rows[i])])
+
+    def _try(self, rows: list[list]) -> Optional[np.ndarray]:
+        try:
+            with np.errstate(all="ignore"):
+                scores = np.asarray(self.scores(rows), dtype=float)
+        except (ValueError, OverflowError, FloatingPointError) as err:  # e.g. a scaler overflowing to infinity
+            log.info("scoring failed on valid input: %s", err)
+            return None
+        return scores if np.isfinite(scores).all() else None
+
+    def blame(self, index: int, row: list, far_only: bool = False) -> list[tuple[int, str, float]]:
+        """(row, column, standard deviations from the training mean) of the row's values far from the training data
+        (without any, its farthest value, unless ``far_only``)."""
+        stats = (self.profile or {}).get("features", {})
+        distances = []
+        for value, (column, kind) in zip(row, self.columns.items()):
+            if kind in NUMERIC:
+                spec = stats.get(column) or {}
+                distances.append((abs(value - (spec.get("mean") or 0.0)) / (spec.get("std") or 1.0), column))
+        far = [d for d in distances if d[0] > FAR_SD] or ([] if far_only else sorted(distances, reverse=True)[:1])
+        return [(index, column, d) for d, column in far]
 
     def describe(self) -> dict:
         return {"variant": self.variant, "increment": self.increment, "model": self.model_name,
@@ -81,8 +122,8 @@ def fast_scorer(model, columns: dict[str, str], sample: pd.DataFrame) -> Optiona
     prep, estimator = pipeline[0], pipeline[-1]
     if not isinstance(prep, ColumnTransformer):
         return None
-    used = [t for t in prep.transformers_ if not (t[0] == "remainder" and t[1] == "drop")]
-    if len(used) != 1 or used[0][1] != "passthrough" or list(used[0][2]) != list(columns):
+    declared = prep.transformers  # as configured: fitted, "passthrough" reads as an identity FunctionTransformer
+    if len(declared) != 1 or declared[0][1] != "passthrough" or list(declared[0][2]) != list(columns):
         return None
     fn = _booster(estimator)
     if fn is None:

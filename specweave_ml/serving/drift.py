@@ -11,8 +11,9 @@ server's sliding window is binned the same way and compared:
   flagged below ``ks_alpha`` divided by the number of columns tested (Bonferroni). Informational: with
   large batches KS flags differences too small to matter, which is why PSI decides the alert.
 
-PSI of a sample of n rows against its own population is about (bins - 1) / n by chance alone, so small
-batches are noisy: the report warns when a batch has fewer than ``10 * bins`` rows.
+PSI of a batch of n rows drawn from the reference population is about chi2(bins - 1) * (1/n + 1/N) by
+chance alone (N reference rows), so small batches are noisy: the report states that chance level and warns
+when it exceeds the threshold.
 """
 
 from __future__ import annotations
@@ -127,13 +128,21 @@ def report(profile: dict, batch: pd.DataFrame, scores: dict[str, np.ndarray], ps
     for r in tested:
         r["ks_shift"] = r["ks_pvalue"] < ks_limit
     alerts = [r["name"] for r in features + score_rows if r["alert"]]
+    chance = chance_psi(len(batch), profile["rows"], profile["bins"])
     warnings = []
-    if len(batch) < 10 * profile["bins"]:
-        warnings.append(f"only {len(batch)} rows: PSI is noisy under {10 * profile['bins']} rows (chance alone gives about "
-                        f"{(profile['bins'] - 1) / max(len(batch), 1):.2f})")
-    return {"rows": len(batch), "psi_threshold": psi_threshold, "ks_alpha": ks_alpha, "ks_limit": ks_limit,
-            "alert": bool(alerts), "alerts": alerts, "warnings": warnings,
+    if chance > psi_threshold:
+        warnings.append(f"{len(batch)} rows against {profile['rows']} reference rows: chance alone lets a column's PSI reach "
+                        f"{chance:.2f} (99th percentile), above the {psi_threshold:g} threshold; judge alerts on a larger batch")
+    return {"rows": len(batch), "psi_threshold": psi_threshold, "chance_psi_99": round(chance, 4), "ks_alpha": ks_alpha,
+            "ks_limit": ks_limit, "alert": bool(alerts), "alerts": alerts, "warnings": warnings,
             "features": features, "scores": score_rows}
+
+
+def chance_psi(rows: int, reference_rows: int, bins: int) -> float:
+    """The 99th percentile of a column's PSI when nothing drifted: about chi2(bins - 1) * (1/rows + 1/reference_rows)."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(0.99, bins - 1) * (1 / max(rows, 1) + 1 / max(reference_rows, 1)))
 
 
 class DriftWindow:

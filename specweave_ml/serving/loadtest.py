@@ -9,6 +9,7 @@ keep up (two cores share it with the server) shows, rather than flattering the s
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import asdict, dataclass
 
@@ -43,6 +44,8 @@ async def open_loop(url: str, payloads: list[bytes], rate: float, duration_s: fl
                     headers: dict | None = None) -> LoadTestResult:
     """POST ``payloads`` (cycled) to ``url`` at ``rate`` requests/s for ``duration_s`` seconds."""
     import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
 
     n = max(1, int(round(rate * duration_s)))
     latencies, lags, statuses = [], [], {}

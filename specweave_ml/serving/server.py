@@ -6,6 +6,7 @@ process group of its own and is ended with it, and is considered up once ``/heal
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -39,6 +40,10 @@ def build_app(config: ServerConfig):
             differ = sorted(set(challenger.columns.items()) ^ set(champion.columns.items()))
             raise ConfigError("serving.ab.challenger", f"its model takes other inputs than the champion's ({differ[:5]})",
                               "A/B-test models trained on the same features")
+        answers = [(b.model.task, list(getattr(b.model, "classes_", []))) for b in (champion, challenger)]
+        if answers[0] != answers[1]:
+            raise ConfigError("serving.ab.challenger", f"its model answers {answers[1]}, the champion {answers[0]}",
+                              "A/B-test models of the same task and classes")
     return create_app(champion, config, challenger)
 
 
@@ -58,6 +63,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float, log_path: Path) -> None:
     import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

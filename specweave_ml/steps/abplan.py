@@ -51,8 +51,8 @@ def run(ctx: Context) -> dict:
     out = {**p.to_dict(), "challenger": ab.challenger, "key_header": ab.key_header, "created": state.now()}
     write_json(paths.abplan, out)
     write_text(paths.abplan_doc, abtest.render(p, ctx.problem.increment, ab.challenger, ab.key_header))
-    log.info("A/B plan for %s: %s per variant (%s), %.1f days at %g requests/s -> %s", ctx.problem.increment,
-             f"{p.n_champion:,}/{p.n_challenger:,}", metric.unit + "s", p.days, ab.expected_rps, paths.abplan_doc)
+    log.info("A/B plan for %s: %s %ss (champion/challenger), %s at %g requests/s -> %s", ctx.problem.increment,
+             f"{p.n_champion:,}/{p.n_challenger:,}", metric.unit, abtest.duration(p.days), ab.expected_rps, paths.abplan_doc)
     if not p.feasible:
         log.warning("the test needs %.1f days, over serving.ab.max_days=%g", p.days, ab.max_days)
     return out

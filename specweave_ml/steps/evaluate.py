@@ -57,7 +57,7 @@ def run(ctx: Context) -> dict:
 
     baselines = {}
     for b in cv["baselines"]:
-        dummy = baseline_model(b["name"], task, ctx.seed).fit(train[features], train[target])
+        dummy = baseline_model(b["name"], task, ctx.seed, classes).fit(train[features], train[target])
         b_scores = dummy.scores(test[features])
         b_preds = predictions_frame(test[ROW], test[target], dummy.decide(b_scores), b_scores, task, classes)
         baselines[b["name"]] = {"cv": b, "holdout": holdout_metrics(b_preds, task, names, classes)["metrics"]}

@@ -24,4 +24,5 @@ def run(ctx: Context) -> None:
         require_trainable(plan)
     write_parquet(ctx.paths.raw, frame)
     write_json(ctx.paths.raw_spec, ctx.source_spec())
+    ctx.remember_fetched(frame)
     log.info("fetched %s: %s rows x %s columns -> %s", ctx.problem.data.source, f"{len(frame):,}", frame.shape[1], ctx.paths.raw)

@@ -21,10 +21,17 @@ def run(ctx: Context) -> None:
     example = load_split(ctx, "train")[split_info(ctx)["features"]]
     tracker = Tracker(ctx.cfg.tracking, ctx.cfg.paths.root)
     parent = meta.get("tracking", {}).get("parent_run_id")
-    version = tracker.register_model(parent, model, example, plan.increment)
+    ready = bool((meta.get("results") or {}).get("ready"))
+    version = tracker.register_model(parent, model, example, plan.increment, champion=ready)
     tracker.log(parent, end=True)
-    model_meta["registered"] = {"name": plan.increment, "version": version, "alias": "champion"} if version else None
-    where = f"registered as {plan.increment} v{version} (alias champion)" if version else "tracking off: not registered"
+    alias = "champion" if ready else None
+    model_meta["registered"] = {"name": plan.increment, "version": version, "alias": alias} if version else None
+    if not version:
+        where = "tracking off: not registered"
+    elif ready:
+        where = f"registered as {plan.increment} v{version} (alias champion)"
+    else:
+        where = f"registered as {plan.increment} v{version}, NOT made champion: the increment is not ready"
     state.set_task(meta, "T-009", state.DONE, f"MLflow model at {model_meta['path']} (sha256 {model_meta['sha256'][:12]}); {where}")
     if meta.get("status") == "evaluated":
         meta["status"] = "packaged"

@@ -12,6 +12,7 @@ from specweave_ml.gates import cv_spread_gate, overfit_gate
 from specweave_ml.packaging import directory_hash, save_model
 from specweave_ml.steps.common import load_split, planned, progress, split_info
 from specweave_ml.tracking import Tracker, git_commit
+from specweave_ml.models.registry import params_for
 from specweave_ml.training.train import TuningSettings, train
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def run(ctx: Context) -> None:
     n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
     with progress(ctx, n_fits, f"{plan.increment} CV") as bar:
         result = train(plan, ctx.models, frame, features, target, ctx.seed, ctx.selection.class_weighting,
-                       ctx.problem.metrics.cost_ratio, on_fold=lambda: bar.update(1), tuning=tuning_settings(ctx))
+                       ctx.problem.metrics.cost_ratio, on_fold=lambda: bar.update(1), tuning=tuning_settings(ctx),
+                       positive_class=ctx.problem.data.positive_class)
 
     metric, g = plan.primary_metric, plan.gates
     cv_report = {"metric": metric, "cv_strategy": plan.split.cv_strategy, "cv_folds": plan.split.cv_folds,
@@ -92,7 +94,8 @@ def run(ctx: Context) -> None:
         "config_hash": meta.get("config_hash", ""), "stage": ctx.cfg.stage})
     children = {}
     for r in result.baselines + result.candidates:
-        params = {"strategy": r.name} if r.kind == "baseline" else ctx.models[r.name].params | {"class_weighting": result.weighting}
+        params = ({"strategy": r.name} if r.kind == "baseline"
+                  else params_for(ctx.models[r.name], plan.task) | {"class_weighting": result.weighting})
         metrics = {f"cv_{metric}_mean": r.mean, f"cv_{metric}_std": r.std, f"cv_{metric}_train_mean": r.train_mean,
                    **{f"cv_{metric}_fold_{i}": s for i, s in enumerate(r.val_scores)}}
         children[r.name] = tracker.log_child(parent, r.name, r.kind, dict(params), metrics,

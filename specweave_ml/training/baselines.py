@@ -7,7 +7,7 @@ from specweave_ml.models.decision import DecisionModel
 CLASSIFICATION = ("binary_classification", "multiclass_classification")
 
 
-def baseline_model(strategy: str, task: str, seed: int) -> DecisionModel:
+def baseline_model(strategy: str, task: str, seed: int, classes: list | None = None) -> DecisionModel:
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.pipeline import Pipeline
 
@@ -15,4 +15,4 @@ def baseline_model(strategy: str, task: str, seed: int) -> DecisionModel:
         est = DummyClassifier(strategy=strategy, random_state=seed)
     else:
         est = DummyRegressor(strategy=strategy)
-    return DecisionModel(Pipeline([("model", est)]), task=task)
+    return DecisionModel(Pipeline([("model", est)]), task=task, classes=classes)

@@ -22,6 +22,7 @@ from specweave_ml.plan import Plan
 from specweave_ml.schema import ModelSchema
 from specweave_ml.training.baselines import baseline_model
 from specweave_ml.training.cv import CVResult, cross_validate
+from specweave_ml.training.labels import class_order, encode
 from specweave_ml.training.pipelines import build_pipeline, class_weights
 from specweave_ml.training.threshold import choose_threshold
 
@@ -74,12 +75,13 @@ def train(
     cost_ratio: Optional[float] = None,
     on_fold: Callable[[], None] = lambda: None,
     tuning: Optional[TuningSettings] = None,
+    positive_class=None,
 ) -> TrainingResult:
     task, metric = plan.task, plan.primary_metric
     X = frame[features]
     classification = task != "regression"
-    classes = np.unique(frame[target]) if classification else None
-    y = np.searchsorted(classes, frame[target].to_numpy()) if classification else frame[target].to_numpy(dtype=float)
+    classes = class_order(frame[target], task, positive_class) if classification else None
+    y = encode(frame[target], classes) if classification else frame[target].to_numpy(dtype=float)
     weights = class_weights(pd.Series(y), weighting) if classification and plan.imbalanced else None
     fold, cv = frame[FOLD].to_numpy(), plan.split.cv_strategy
 
@@ -109,7 +111,8 @@ def train(
 
     best = best_of(candidates, metric)
     params, stop = chosen_params[best.name]
-    model = DecisionModel(build_pipeline(specs[best.name], task, X, features, seed, params), task=task, early_stopping_rounds=stop)
+    model = DecisionModel(build_pipeline(specs[best.name], task, X, features, seed, params), task=task,
+                          early_stopping_rounds=stop, classes=classes)
     threshold, rule = None, ""
     if task == "binary_classification":
         threshold, rule = choose_threshold(y[best.oof_index], best.oof_scores, cost_ratio)
@@ -120,7 +123,7 @@ def train(
         candidates=candidates,
         chosen=best.name,
         model=model,
-        classes=None if classes is None else classes.tolist(),
+        classes=classes,
         threshold=threshold,
         threshold_rule=rule,
         weighting=weighting if weights is not None else "none",

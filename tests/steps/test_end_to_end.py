@@ -169,6 +169,7 @@ def test_pure_noise_fails_the_baseline_gate_and_is_recorded_not_ready(noise_brie
     assert status == "failed" and "NOT READY" in note and reason in note
     assert "Increment status: **not ready**" in (inc / "tasks.md").read_text()
     assert "NOT READY" in done.stderr
+    assert "\r" not in done.stderr  # no progress bar when the output is not a terminal
 
     # The forest memorises noise: its train/validation gap is flagged, with advice.
     forest = next(c for c in read(inc / "reports/cv.json")["candidates"] if c["name"] == "random_forest")

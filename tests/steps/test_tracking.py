@@ -4,6 +4,7 @@ Everything is read back through ``MlflowClient`` pointed at the project's ``mlfl
 """
 
 import json
+from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ def read(path):
 
 
 def runs_of(uri):
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # the registry URI is process-wide otherwise
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
@@ -95,16 +96,18 @@ def test_the_chosen_model_is_registered_under_the_increment_with_alias_champion(
 
     import mlflow.sklearn
 
-    registered = mlflow.sklearn.load_model(f"models:/{run.increment}@champion")
+    # Read from the registered version's files, not through the process-wide registry URI (other tests move it).
+    files = urlparse(client.get_model_version_download_uri(run.increment, version.version)).path
+    registered = mlflow.sklearn.load_model(files)
     meta = read(run.inc / "metadata.json")
     packaged = load_model(run.inc / "models/champion", meta["model"]["sha256"])
     features = read(run.inc / "data/split.json")["features"]
     test = pd.read_parquet(run.inc / "data/test.parquet")[features]
     np.testing.assert_allclose(registered.scores(test), packaged.scores(test), rtol=1e-12)
     assert registered.threshold == packaged.threshold == meta["model"]["threshold"]
-    info = mlflow.models.get_model_info(f"models:/{run.increment}@champion")
-    assert [c.name for c in info.signature.inputs.inputs] == features
-    assert info.saved_input_example_info is not None
+    logged = mlflow.models.Model.load(files)  # the MLmodel file of the registered version
+    assert [c.name for c in logged.signature.inputs.inputs] == features
+    assert logged.saved_input_example_info is not None
 
 
 @pytest.mark.slow

@@ -149,7 +149,7 @@ def strings_data(n=120, classes=("cat", "dog")):
 def test_clone_and_get_params_round_trip():
     model = logistic_model(task="binary_classification", threshold=0.3)
     params = model.get_params(deep=False)
-    assert set(params) == {"pipeline", "task", "threshold"}
+    assert {"pipeline", "task", "threshold"} <= set(params)
     copy = clone(model)
     assert copy.get_params(deep=False)["task"] == "binary_classification"
     assert copy.get_params(deep=False)["threshold"] == 0.3
