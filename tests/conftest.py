@@ -10,11 +10,9 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from hydra import compose as hydra_compose  # noqa: E402
-from hydra import initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from specweave_ml import schema  # noqa: E402
+from _compose import compose_at  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CONF = REPO / "conf"
@@ -22,12 +20,7 @@ CONF = REPO / "conf"
 
 def compose_config(overrides=(), root=None):
     """The real ``conf/config.yaml`` composed with ``overrides``; ``paths.root`` set to ``root``."""
-    schema.register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=list(overrides))
-    if root is not None:
-        OmegaConf.update(cfg, "paths.root", str(root))
-    return cfg
+    return compose_at(root, overrides)
 
 
 @pytest.fixture(scope="session")

@@ -7,21 +7,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
-from specweave_ml import schema  # noqa: E402
+from _compose import compose_at  # noqa: E402
 from specweave_ml.stages import run_stage  # noqa: E402
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
-
-def compose_at(root, overrides):
-    schema.register()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    OmegaConf.update(cfg, "paths.root", str(root))
-    return cfg
 
 
 @pytest.fixture(scope="module")
