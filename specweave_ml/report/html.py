@@ -51,8 +51,14 @@ def render(plan: Plan, brief_yaml: str, ev: dict, images: dict[str, list[tuple[P
     add(f"<h1>{escape(plan.increment)}: {escape(plan.title)}</h1>")
     readiness = ev.get("readiness") or []
     results = ev.get("metrics") or {}
-    verdict = "READY" if results.get("ready") and not any(i["status"] == "FAIL" for i in readiness) else "NOT READY"
-    add(f'<p><b class="{"PASS" if verdict == "READY" else "FAIL"}">{verdict}</b> '
+    not_yet = sum(i["status"] == "NOT YET" for i in readiness)
+    if not results.get("ready") or any(i["status"] == "FAIL" for i in readiness):
+        verdict, css = "NOT READY", "FAIL"
+    elif not_yet:
+        verdict, css = f"INCOMPLETE: {not_yet} checklist item(s) NOT YET", "NOT-YET"
+    else:
+        verdict, css = "READY", "PASS"
+    add(f'<p><b class="{css}">{escape(verdict)}</b> '
         f'<span class="muted">{escape(plan.task)} on {escape(plan.modality)} data; status {escape(ev["meta"].get("status", ""))}; '
         f'last run {escape(ev["meta"].get("last_activity", ""))}</span></p>')
 

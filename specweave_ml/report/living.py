@@ -20,8 +20,8 @@ def _row(meta: dict) -> str:
 
 
 def write_index(increments_dir: Path) -> Path:
-    metas = [read_json(p) for p in sorted(Path(increments_dir).glob("*/metadata.json"))]
-    metas.sort(key=lambda m: m.get("last_activity", ""), reverse=True)
+    files = sorted(Path(increments_dir).glob("*/metadata.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    metas = [read_json(p) for p in files]  # newest first: by when each increment's record last changed
     lines = [
         "# Increments",
         "",

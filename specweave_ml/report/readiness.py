@@ -1,7 +1,9 @@
 """The production-readiness checklist, filled from evidence only.
 
 Each item is PASS, FAIL or NOT YET with the evidence it was judged on (a file under the increment, or
-an MLflow run). No item passes without evidence; items whose machinery does not exist yet say NOT YET.
+an MLflow run). No item passes without evidence. NOT YET: the step that produces the evidence has not
+run (or cannot yet: no previous model to roll back to). FAIL: the evidence is there and falls short,
+or contradicts the record (a hash that does not match, a gate not passed, tracking off).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def cross_validated(paths: IncrementPaths) -> Item:
 def explained(paths: IncrementPaths) -> Item:
     name = "Model explainability generated (SHAP)"
     if not paths.shap_summary.exists():
-        return Item(name, FAIL, "", "no SHAP outputs: run stage=explain")
+        return Item(name, NOT_YET, "", "no SHAP outputs: run stage=explain")
     summary = read_json(paths.shap_summary)
     return Item(name, PASS, _rel(paths, paths.shap_summary), f"{summary['explainer']} SHAP on {summary['rows_explained']} rows")
 
@@ -93,14 +95,10 @@ def load_tested(paths: IncrementPaths, budget_ms: float) -> Item:
     return Item(name, PASS if ok else FAIL, _rel(paths, paths.loadtest), f"p95 {lt['p95_ms']:.1f} ms vs budget {budget_ms:g} ms")
 
 
-def not_built(name: str, why: str) -> Item:
-    return Item(name, NOT_YET, "", why)
-
-
 def monitored(paths: IncrementPaths, meta: dict) -> Item:
     name = "Monitoring configured (drift, performance)"
     if not paths.reference_profile.exists():
-        return Item(name, FAIL, "", "no drift reference profile: run stage=package")
+        return Item(name, NOT_YET, "", "no drift reference profile: run stage=package")
     profile = read_json(paths.reference_profile)
     if profile.get("model", {}).get("sha256") != meta.get("model", {}).get("sha256"):
         return Item(name, FAIL, _rel(paths, paths.reference_profile), "the reference profile describes another model: run stage=package")
@@ -116,7 +114,7 @@ def monitored(paths: IncrementPaths, meta: dict) -> Item:
 def ab_ready(paths: IncrementPaths) -> Item:
     name = "A/B test infrastructure ready"
     if not paths.abplan.exists():
-        return Item(name, FAIL, "", "no A/B test plan: run stage=abplan (the server routes by serving.ab.*)")
+        return Item(name, NOT_YET, "", "no A/B test plan: run stage=abplan (the server routes by serving.ab.*)")
     plan = read_json(paths.abplan)
     return Item(name, PASS, _rel(paths, paths.abplan_doc), f"{plan['metric']['name']}: {plan['n_champion']:,} + "
                 f"{plan['n_challenger']:,} {plan['metric']['unit']}s, {duration(plan['days'])} at the expected traffic")
@@ -127,7 +125,7 @@ def rollback_ready(paths: IncrementPaths, meta: dict) -> Item:
     documented = paths.plan.exists() and "## Rollback plan" in paths.plan.read_text(encoding="utf-8")
     previous = (meta.get("previous_model") or {}).get("sha256")
     if not previous or not paths.previous_model.exists():
-        return Item(name, FAIL, _rel(paths, paths.plan) if documented else "", "no previous champion to roll back to yet "
+        return Item(name, NOT_YET, _rel(paths, paths.plan) if documented else "", "no previous champion to roll back to yet "
                     "(the next stage=train keeps this one in models/previous)")
     if directory_hash(paths.previous_model) != previous:
         return Item(name, FAIL, _rel(paths, paths.previous_model), "models/previous does not match its recorded hash")

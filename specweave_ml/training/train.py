@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
-import numpy as np
 import pandas as pd
 
 from specweave_ml.data.split import FOLD

@@ -22,7 +22,6 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from specweave_ml.gates import gap as gap_of
 from specweave_ml.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -267,6 +266,3 @@ def tune(
                  " (moved towards regularisation)" if overfitting else "")
     return TuningResult(model=name, phases=results, best_params=best_params, best_value=best_value, trial_tables=tables)
 
-
-def gap_for(metric: str, train: float, val: float) -> float:
-    return gap_of(metric, train, val)
