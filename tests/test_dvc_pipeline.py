@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 DVC = str(Path(sys.executable).with_name("dvc"))
 pytestmark = pytest.mark.slow
 
-FAST = ["problem=breast_cancer", "selection.cv_folds=3", "explain.explain_rows=60", "explain.background_rows=40"]
+FAST = ["problem=breast_cancer", "selection.cv_folds=3", "explain.explain_rows=60", "explain.background_rows=40",
+        "serving.loadtest.duration_s=2", "serving.loadtest.rate=20"]
 
 
 def sh(cmd: list[str], cwd: Path) -> str:
@@ -54,10 +55,10 @@ def first_repro(project) -> str:
 
 
 def test_repro_runs_every_stage_and_builds_the_increment(project, first_repro):
-    assert ran(first_repro) == {"fetch", "prepare", "train", "evaluate", "explain", "package", "report"}
+    assert ran(first_repro) == {"fetch", "prepare", "train", "evaluate", "explain", "package", "loadtest", "report"}
     inc = project / "increments" / "0002-breast-cancer"
     for rel in ("data/raw.parquet", "data/train.parquet", "models/champion/MLmodel", "reports/metrics.json",
-                "reports/summary.json", "reports/report.html", "reports/curves/roc.csv", "tasks.md"):
+                "reports/summary.json", "reports/report.html", "reports/curves/roc.csv", "reports/loadtest.json", "tasks.md"):
         assert (inc / rel).exists(), rel
     lock = (project / "dvc.lock").read_text()
     assert "increments/0002-breast-cancer/models/champion" in lock
