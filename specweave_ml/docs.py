@@ -139,6 +139,17 @@ def render_plan(plan: Plan, meta: dict) -> str:
     ]
     if plan.notes:
         lines += ["", "## Notes from the resolver", "", *[f"- {n}" for n in plan.notes]]
+    if meta.get("tuning"):
+        lines += ["", "## Tuning results", "", "| model | phase | trials (pruned) | best CV | best parameters | seconds |",
+                  "|---|---|---|---|---|---|"]
+        for model, report in meta["tuning"].items():
+            for p in report["phases"]:
+                best = "-" if p["best_value"] is None else f"{p['best_value']:.4f}"
+                params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in p["best_params"].items())
+                lines.append(f"| {model} | {p['phase']}{' (regularising)' if p['regularised'] else ''} | {p['trials_finished']} "
+                             f"({p['trials_pruned']}) | {best} | {params} | {p['seconds']:g} |")
+            tuned = "-" if report["tuned_cv"] is None else f"{report['tuned_cv']:.4f}"
+            lines.append(f"| {model} | **kept** | | untuned {report['untuned_cv']:.4f}, tuned {tuned} | {report['kept']} | |")
     results = meta.get("results")
     if results:
         lines += ["", "## Results", "", *results_lines(results)]

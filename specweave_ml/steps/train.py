@@ -126,6 +126,10 @@ def run(ctx: Context) -> None:
     meta["model"] = {"name": result.chosen, "path": str(paths.model.relative_to(paths.root)), "sha256": digest,
                      "threshold": result.threshold}
     meta["tracking"] = {"uri": tracker.uri if tracker.enabled else None, "parent_run_id": parent, "child_runs": children}
+    meta["tuning"] = {m: {"untuned_cv": r["untuned_cv"], "tuned_cv": r.get("tuned_cv"), "kept": r["kept"], "best_params": r["best_params"],
+                          "phases": [{k: p[k] for k in ("phase", "trials_finished", "trials_pruned", "best_value", "best_params",
+                                                          "seconds", "regularised")} for p in r["phases"]]}
+                      for m, r in result.tuning.items()}
     meta.pop("results", None)  # the previous evaluation described another model
     chosen = next(r for r in result.candidates if r.name == result.chosen)
     state.set_task(meta, "T-003", state.DONE, "imputation, scaling and encoding fitted inside each pipeline")
