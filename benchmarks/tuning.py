@@ -51,7 +51,7 @@ def strategy_scores(brief: str, model: str, trials: int, seeds: list[int]) -> di
     from specweave_ml.steps.common import planned
     from specweave_ml.training.cv import cross_validate
     from specweave_ml.training.pipelines import build_pipeline
-    from specweave_ml.training.tuning import tune
+    from specweave_ml.training.tuning import TuningSettings, tune
 
     out: dict[str, list[tuple[float, float]]] = {"phased": [], "tpe": [], "random": []}
     with tempfile.TemporaryDirectory() as root:
@@ -84,10 +84,12 @@ def strategy_scores(brief: str, model: str, trials: int, seeds: list[int]) -> di
         for seed in seeds:
             for name, (phases, caps, sampler) in setups.items():
                 start = time.perf_counter()
-                result = tune(model, dict(spec.search), accepted, {}, evaluate, metric, phases, {p: 1.0 for p in phases},
-                              time.perf_counter() + 3600, caps,
-                              f"sqlite:///{root}/bench-{name}-{seed}.db", f"{name}{seed}", plan.gates.train_val_gap, seed,
-                              pruner="none", optuna_sampler=sampler)
+                settings = TuningSettings(phases=phases, budget_seconds=3600, budget_shares={p: 1.0 for p in phases},
+                                          max_trials=caps, early_stopping_rounds=50, train_score_rows=20000,
+                                          storage_url=f"sqlite:///{root}/bench-{name}-{seed}.db", study_prefix=f"{name}{seed}",
+                                          pruner="none", sampler=sampler)
+                result = tune(settings, name=model, search=dict(spec.search), accepted_params=accepted, evaluate=evaluate,
+                              metric=metric, deadline=time.perf_counter() + 3600, gap_limit=plan.gates.train_val_gap, seed=seed)
                 out[name].append((result.best_value, time.perf_counter() - start))
         return out, metric
 

@@ -18,13 +18,32 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from specweave_ml.metrics import METRICS
 
 log = logging.getLogger(__name__)
+
+# evaluate(params, report) -> (cv mean, cv std, train/validation gap); report(fold, score) may prune the trial.
+Evaluate = Callable[[dict, Callable[[int, float], None]], tuple[float, float, float]]
+
+
+@dataclass
+class TuningSettings:
+    """How to tune, the same for every candidate (see ``conf/tuning/``)."""
+
+    phases: list[str]  # in order, from coarse, fine, optuna
+    budget_seconds: float  # for all candidates together
+    budget_shares: dict  # phase -> its share of a candidate's time
+    max_trials: dict  # phase -> most trials
+    early_stopping_rounds: int  # boosted trees stop when this many rounds do not improve
+    train_score_rows: int  # rows scored to measure a trial's train/validation gap
+    storage_url: str  # the Optuna storage every phase's study lives in (resumable)
+    study_prefix: str
+    pruner: str = "median"  # median | none
+    sampler: str = "tpe"  # the Optuna phase's sampler: tpe | random
 
 
 @dataclass
@@ -149,120 +168,161 @@ def _fail_interrupted(study) -> None:
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
 
 
+@dataclass
+class _PhaseSearch:
+    """What one phase searches: a grid (coarse, fine) or an Optuna space, with its sampler and trial target."""
+
+    grid: Optional[dict]
+    space: Optional[dict]
+    sampler: Any
+    trials: int
+
+    def suggest(self, trial) -> dict:
+        if self.grid is not None:
+            return {k: trial.suggest_categorical(k, list(v)) for k, v in self.grid.items()}
+        return {k: _suggest(trial, k, s) for k, s in self.space.items()}
+
+
+def _phase_seconds(settings: TuningSettings, index: int, deadline: float) -> float:
+    """This phase's share of the time left, out of the shares of the phases still to run."""
+    phase, later = settings.phases[index], settings.phases[index:]
+    left_shares = sum(settings.budget_shares.get(p, 0.0) for p in later) or 1.0
+    return max(0.0, deadline - time.perf_counter()) * settings.budget_shares.get(phase, 0.0) / left_shares
+
+
+def _phase_search(phase: str, settings: TuningSettings, coarse: dict, space: dict, current: dict, regularise: dict,
+                  overfitting: bool, seed: int) -> Optional[_PhaseSearch]:
+    """The coarse grid, the fine grid around ``current``, or the Optuna space; None when there is nothing to search."""
+    import optuna
+
+    if phase in ("coarse", "fine"):
+        grid = coarse if phase == "coarse" else fine_grid(coarse, current, regularise, overfitting)
+        if not grid:
+            return None
+        sampler = optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
+        return _PhaseSearch(grid, None, sampler, min(settings.max_trials[phase], math.prod(len(v) for v in grid.values())))
+    if not space:
+        return None
+    cap = settings.max_trials[phase]
+    if settings.sampler == "random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, cap // 4)))
+    return _PhaseSearch(None, optuna_space(space, current, regularise, overfitting), sampler, cap)
+
+
+def _open_study(settings: TuningSettings, name: str, phase: str, sampler, storage, direction: str):
+    """The phase's study, created or resumed from the storage, its interrupted trials marked failed."""
+    import optuna
+
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if settings.pruner == "median"
+              else optuna.pruners.NopPruner())
+    study = optuna.create_study(study_name=f"{settings.study_prefix}.{name}.{phase}", storage=storage, sampler=sampler,
+                                pruner=pruner, direction=direction, load_if_exists=True)
+    _fail_interrupted(study)
+    return study
+
+
+def _objective(search: _PhaseSearch, current: dict, evaluate: Evaluate):
+    """One trial: the phase's suggestion on top of the best point so far, cross-validated by ``evaluate``."""
+    import optuna
+
+    def objective(trial):
+        params = search.suggest(trial)
+
+        def report(step: int, value: float) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        mean, std, gap = evaluate({**current, **params}, report)
+        trial.set_user_attr("cv_std", std)
+        trial.set_user_attr("gap", gap)
+        return mean
+
+    return objective
+
+
+def _optimize(study, objective, trials: int, seconds: float, deadline: float) -> float:
+    """Run the trials the phase still owes (a resumed study keeps its finished ones); return the seconds spent."""
+    done = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
+    remaining = trials - len(done)
+    start = time.perf_counter()
+
+    def out_of_time(study, trial) -> None:
+        if time.perf_counter() >= deadline:
+            study.stop()
+
+    if remaining > 0 and seconds > 0:
+        study.optimize(objective, n_trials=remaining, timeout=seconds, catch=(), callbacks=[out_of_time])
+    return time.perf_counter() - start
+
+
+def _phase_result(phase: str, study, seconds: float, regularised: bool, better: Callable[[float, float], bool]) -> PhaseResult:
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    curve, running = [], None
+    for t in complete:
+        running = t.value if running is None or better(t.value, running) else running
+        curve.append(running)
+    best = study.best_trial if complete else None
+    return PhaseResult(
+        phase=phase, study=study.study_name, trials_finished=len(complete), trials_pruned=len(pruned),
+        best_value=None if best is None else best.value,
+        best_params={} if best is None else dict(best.params),
+        best_gap=None if best is None else best.user_attrs.get("gap"),
+        seconds=round(seconds, 1), regularised=regularised, curve=curve,
+    )
+
+
 def tune(
+    settings: TuningSettings,
+    *,
     name: str,
     search: dict,
     accepted_params: set[str],
-    defaults: dict,
-    evaluate: Callable[[dict, Callable[[int, float], None]], tuple[float, float, float]],
+    evaluate: Evaluate,
     metric: str,
-    phases: list[str],
-    budget_shares: dict[str, float],
-    stop_at: float,
-    max_trials: dict[str, int],
-    storage_url: str,
-    study_prefix: str,
+    deadline: float,
     gap_limit: float,
     seed: int,
-    pruner: str = "median",
-    optuna_sampler: str = "tpe",
 ) -> TuningResult:
-    """Run the phases for one model. ``evaluate(params, report)`` returns (cv mean, cv std, gap).
+    """Run ``settings.phases`` for the model ``name``. ``evaluate(params, report)`` returns (cv mean, cv std, gap).
 
-    Each phase gets its share of the time left until ``stop_at`` (``time.perf_counter()`` clock); a trial
-    started within its phase may finish, and no trial starts after ``stop_at``.
+    ``search`` is the model's search space (``coarse``, ``optuna``, ``regularise``), restricted to the
+    ``accepted_params`` of its estimator. Each phase gets its share of the time left until ``deadline``
+    (``time.perf_counter()`` clock); a trial started within its phase may finish, and no trial starts after
+    ``deadline``. A best point whose train/validation gap is above ``gap_limit`` moves the next phase towards
+    regularisation.
     """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "maximize" if METRICS[metric].greater_is_better else "minimize"
     better = (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
-    storage = storage_for(storage_url)
+    storage = storage_for(settings.storage_url)
     coarse = _searchable(search.get("coarse"), accepted_params)
     space = _searchable(search.get("optuna"), accepted_params)
     regularise = search.get("regularise") or {}
     best_params, best_value, best_gap = {}, None, None
     results, tables = [], {}
 
-    for index, phase in enumerate(phases):
-        left_shares = sum(budget_shares.get(p, 0.0) for p in phases[index:]) or 1.0
-        phase_seconds = max(0.0, stop_at - time.perf_counter()) * budget_shares.get(phase, 0.0) / left_shares
+    for index, phase in enumerate(settings.phases):
+        seconds = _phase_seconds(settings, index, deadline)
         overfitting = best_gap is not None and best_gap > gap_limit
-        current = {**defaults, **best_params}
-        if phase == "coarse":
-            grid, sampler = coarse, None
-        elif phase == "fine":
-            grid = fine_grid(coarse, current, regularise, overfitting)
-        else:
-            grid = None
-        if grid is not None:
-            if not grid:
-                continue
-            sampler = optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
-            target = min(max_trials[phase], math.prod(len(v) for v in grid.values()))
-        else:
-            if not space:
-                continue
-            phase_space = optuna_space(space, current, regularise, overfitting)
-            if optuna_sampler == "random":
-                sampler = optuna.samplers.RandomSampler(seed=seed)
-            else:
-                sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, max_trials[phase] // 4)))
-            target = max_trials[phase]
-        prune = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if pruner == "median" else optuna.pruners.NopPruner()
-        study_name = f"{study_prefix}.{name}.{phase}"
-        study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler, pruner=prune,
-                                    direction=direction, load_if_exists=True)
-        _fail_interrupted(study)
-        if grid is None and best_params and not study.trials:
-            study.enqueue_trial(_clipped(current, phase_space), skip_if_exists=True)
-
-        def objective(trial):
-            if grid is not None:
-                params = {k: trial.suggest_categorical(k, list(v)) for k, v in grid.items()}
-            else:
-                params = {k: _suggest(trial, k, s) for k, s in phase_space.items()}
-
-            def report(step: int, value: float) -> None:
-                trial.report(value, step)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-
-            mean, std, gap = evaluate({**current, **params}, report)
-            trial.set_user_attr("cv_std", std)
-            trial.set_user_attr("gap", gap)
-            return mean
-
-        done = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
-        remaining = target - len(done)
-        start = time.perf_counter()
-        def out_of_time(study, trial) -> None:
-            if time.perf_counter() >= stop_at:
-                study.stop()
-
-        if remaining > 0 and phase_seconds > 0:
-            study.optimize(objective, n_trials=remaining, timeout=phase_seconds, catch=(), callbacks=[out_of_time])
-        seconds = time.perf_counter() - start
-        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-        pruned = [t for t in study.trials if t.state.name == "PRUNED"]
-        curve, running = [], None
-        for t in complete:
-            running = t.value if running is None or better(t.value, running) else running
-            curve.append(running)
-        phase_best = study.best_trial if complete else None
-        if phase_best is not None and (best_value is None or better(phase_best.value, best_value)):
-            best_value, best_params = phase_best.value, {**best_params, **phase_best.params}
-            best_gap = phase_best.user_attrs.get("gap")
+        phase_search = _phase_search(phase, settings, coarse, space, best_params, regularise, overfitting, seed)
+        if phase_search is None:
+            continue
+        study = _open_study(settings, name, phase, phase_search.sampler, storage, direction)
+        if phase_search.grid is None and best_params and not study.trials:
+            study.enqueue_trial(_clipped(best_params, phase_search.space), skip_if_exists=True)
+        spent = _optimize(study, _objective(phase_search, best_params, evaluate), phase_search.trials, seconds, deadline)
+        result = _phase_result(phase, study, spent, overfitting, better)
+        if result.best_value is not None and (best_value is None or better(result.best_value, best_value)):
+            best_value, best_params, best_gap = result.best_value, {**best_params, **result.best_params}, result.best_gap
         tables[phase] = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state", "duration"))
-        results.append(PhaseResult(
-            phase=phase, study=study_name, trials_finished=len(complete), trials_pruned=len(pruned),
-            best_value=None if phase_best is None else phase_best.value,
-            best_params={} if phase_best is None else dict(phase_best.params),
-            best_gap=None if phase_best is None else phase_best.user_attrs.get("gap"),
-            seconds=round(seconds, 1), regularised=overfitting, curve=curve,
-        ))
-        log.info("%s %s: %d trials (%d pruned), best %s %.4f%s", name, phase, len(complete), len(pruned), metric,
-                 results[-1].best_value if results[-1].best_value is not None else float("nan"),
+        results.append(result)
+        log.info("%s %s: %d trials (%d pruned), best %s %.4f%s", name, phase, result.trials_finished, result.trials_pruned,
+                 metric, result.best_value if result.best_value is not None else float("nan"),
                  " (moved towards regularisation)" if overfitting else "")
     return TuningResult(model=name, phases=results, best_params=best_params, best_value=best_value, trial_tables=tables)
-

@@ -45,7 +45,7 @@ def test_overfitting_cuts_optuna_bounds_at_the_best_value():
 
 @pytest.mark.parametrize("phases", [["coarse"], ["optuna"], ["coarse", "fine", "optuna"]])
 def test_tune_runs_the_asked_phases_and_never_beats_its_best(tmp_path, phases):
-    from specweave_ml.training.tuning import tune
+    from specweave_ml.training.tuning import TuningSettings, tune
 
     calls = []
 
@@ -57,8 +57,11 @@ def test_tune_runs_the_asked_phases_and_never_beats_its_best(tmp_path, phases):
 
     search = {"coarse": {"max_depth": [3, 6, 9], "learning_rate": [0.01, 0.1, 0.3]},
               "optuna": {"max_depth": {"type": "int", "low": 2, "high": 10}, "learning_rate": {"type": "float", "low": 0.01, "high": 0.3}}}
-    result = tune("xgb", search, {"max_depth", "learning_rate"}, {}, evaluate, "roc_auc", phases, {p: 1.0 for p in phases},
-                  time.perf_counter() + 90, {"coarse": 9, "fine": 9, "optuna": 12}, f"sqlite:///{tmp_path}/s.db", "t", 0.1, seed=0)
+    settings = TuningSettings(phases=phases, budget_seconds=90, budget_shares={p: 1.0 for p in phases},
+                              max_trials={"coarse": 9, "fine": 9, "optuna": 12}, early_stopping_rounds=50, train_score_rows=1000,
+                              storage_url=f"sqlite:///{tmp_path}/s.db", study_prefix="t")
+    result = tune(settings, name="xgb", search=search, accepted_params={"max_depth", "learning_rate"}, evaluate=evaluate,
+                  metric="roc_auc", deadline=time.perf_counter() + 90, gap_limit=0.1, seed=0)
     assert [p.phase for p in result.phases] == phases
     assert result.best_value == max(p.best_value for p in result.phases)
     if phases[0] == "coarse":
