@@ -41,8 +41,6 @@ def validate(problem: ProblemSchema, selection: SelectionSchema) -> None:
                 raise ConfigError(f"problem.data.{key}", "interactions data needs it", f"set problem.data.{key}")
     elif not data.target:
         raise ConfigError("problem.data.target", "no target column is declared", "set problem.data.target=<column>")
-    if data.format is not None and data.format not in ("csv", "parquet", "bundled"):
-        raise ConfigError("problem.data.format", f"unknown format '{data.format}'", "use csv, parquet or bundled")
     if data.sample_rows is not None and data.sample_rows < 10:
         raise ConfigError("problem.data.sample_rows", f"must be at least 10, got {data.sample_rows}", "raise it or set null")
     c = problem.constraints
@@ -70,7 +68,5 @@ def validate(problem: ProblemSchema, selection: SelectionSchema) -> None:
         raise ConfigError("selection.cv_folds", f"must be at least 3, got {selection.cv_folds}", "use 3 or more folds (5 by default)")
     if not 0.05 <= selection.test_size <= 0.5:
         raise ConfigError("selection.test_size", f"must be between 0.05 and 0.5, got {selection.test_size}", "use e.g. 0.25")
-    if selection.class_weighting not in ("sqrt", "balanced", "none"):
-        raise ConfigError("selection.class_weighting", f"unknown scheme '{selection.class_weighting}'", "use sqrt, balanced or none")
     if task not in selection.baselines:
         raise ConfigError("selection.baselines", f"no baselines listed for {task}", f"add selection.baselines.{task}")

@@ -13,8 +13,6 @@ from typing import Optional
 
 from omegaconf import DictConfig
 
-from specweave_ml.errors import ConfigError
-
 
 def git_commit(root: str) -> str:
     try:
@@ -41,10 +39,8 @@ class Tracker:
             import mlflow
             from mlflow.tracking import MlflowClient
 
-            if self.uri.startswith("sqlite:///"):
+            if self.uri.startswith("sqlite:///"):  # the URI itself was checked by settings_check
                 Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            elif "://" not in self.uri:
-                raise ConfigError("tracking.uri", f"'{self.uri}' is not a tracking URI", "use sqlite:///path/mlflow.db or http://host:port")
             mlflow.set_tracking_uri(self.uri)
             mlflow.set_registry_uri(self.uri)
             self._client = MlflowClient(self.uri, registry_uri=self.uri)
@@ -92,7 +88,8 @@ class Tracker:
         if end:
             self.client.set_terminated(run_id)
 
-    def register_model(self, run_id: Optional[str], model, example, name: str, champion: bool = True) -> Optional[str]:
+    def register_model(self, run_id: Optional[str], model, example, name: str, requirements: list[str],
+                       champion: bool = True) -> Optional[str]:
         """Log the model to the run and register it under the increment's name; point `champion` at it only
         when the increment passed its gates (a version that did not is tagged ``ready=false``)."""
         if not self.enabled or run_id is None:
@@ -102,14 +99,14 @@ class Tracker:
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
-        from specweave_ml.packaging import PIP_REQUIREMENTS, quiet_pickle_warning
+        from specweave_ml.packaging import quiet_pickle_warning
 
         quiet_pickle_warning()
         example = example.head(5)
         with mlflow.start_run(run_id=run_id):
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=infer_signature(example, model.predict(example)),
-                input_example=example, pip_requirements=PIP_REQUIREMENTS,
+                input_example=example, pip_requirements=requirements,
                 serialization_format="cloudpickle", registered_model_name=name,
             )
         version = str(info.registered_model_version)

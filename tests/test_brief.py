@@ -54,13 +54,6 @@ def test_interactions_need_user_and_item_columns(briefs, key):
         brief.validate(problem, selection)
 
 
-def test_an_unknown_format_is_refused(briefs):
-    problem, selection = briefs()
-    problem.data.format = "xlsx"
-    with pytest.raises(ConfigError, match=r"^problem\.data\.format: unknown format 'xlsx'"):
-        brief.validate(problem, selection)
-
-
 def test_too_few_sample_rows_are_refused(briefs):
     problem, selection = briefs()
     problem.data.sample_rows = 5

@@ -47,8 +47,8 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
 
 
 def source_format(data: DataSchema) -> str:
-    if data.format:
-        return data.format
+    if data.format is not None:
+        return data.format.value
     if data.source.startswith("bundled:"):
         return "bundled"
     suffix = Path(data.source).suffix.lower()

@@ -46,14 +46,17 @@ def _check(key: str, ok: bool, expected: str, value, fix: str | None = None) -> 
 
 
 def validate(serving) -> None:
-    """Meaning of the ``serving`` group (its types were checked at compose time)."""
+    """Meaning of the ``serving`` group (its types were checked at compose time); run with the other settings
+    checks by ``settings_check.validate_settings`` when the config is read, and again before a server starts."""
     lt, drift, ab = serving.loadtest, serving.drift, serving.ab
+    _check("serving.host", bool(serving.host.strip()), "a host name or address", serving.host, "use 127.0.0.1 or 0.0.0.0")
     _check("serving.port", 0 < serving.port < 65536, "a TCP port (1-65535)", serving.port)
     _check("serving.max_body_bytes", serving.max_body_bytes >= 1024, "at least 1024", serving.max_body_bytes)
     _check("serving.max_batch_rows", serving.max_batch_rows >= 1, "at least 1", serving.max_batch_rows)
     _check("serving.loadtest.rate", lt.rate > 0, "a positive rate in requests/s", lt.rate)
     _check("serving.loadtest.duration_s", lt.duration_s > 0, "a positive number of seconds", lt.duration_s)
     _check("serving.loadtest.timeout_s", lt.timeout_s > 0, "a positive number of seconds", lt.timeout_s)
+    _check("serving.loadtest.startup_timeout_s", lt.startup_timeout_s > 0, "a positive number of seconds", lt.startup_timeout_s)
     _check("serving.drift.psi_threshold", drift.psi_threshold > 0, "positive (0.2 is the usual alert level)", drift.psi_threshold)
     _check("serving.drift.ks_alpha", 0 < drift.ks_alpha < 1, "between 0 and 1", drift.ks_alpha)
     _check("serving.drift.bins", drift.bins >= 2, "at least 2", drift.bins)
@@ -77,10 +80,10 @@ def resolve_challenger(challenger: Optional[str], paths: IncrementPaths) -> tupl
             raise ConfigError("serving.ab.challenger", f"'previous' but {paths.previous_model} does not exist",
                               "train again (stage=train keeps the replaced champion), or name another increment")
         return str(paths.root), "previous"
-    other = IncrementPaths(paths.root.parent / challenger)
-    if challenger == paths.root.name or not other.metadata.exists():
-        known = sorted(p.parent.name for p in paths.root.parent.glob("*/metadata.json") if p.parent != paths.root)
-        raise ConfigError("serving.ab.challenger", f"'{challenger}' is not another increment under {paths.root.parent}",
+    other = IncrementPaths(paths.increments_dir / challenger)
+    if challenger == paths.name or not other.metadata.exists():
+        known = sorted(p.parent.name for p in paths.increments_dir.glob("*/metadata.json") if p.parent.name != paths.name)
+        raise ConfigError("serving.ab.challenger", f"'{challenger}' is not another increment under {paths.increments_dir}",
                           f"use previous, null, or one of: {', '.join(known) or '(no other increment yet)'}")
     return str(other.root), "champion"
 
@@ -95,5 +98,5 @@ def server_config(serving, paths: IncrementPaths, port: Optional[int] = None, ho
         max_body_bytes=serving.max_body_bytes, max_batch_rows=serving.max_batch_rows,
         drift_window=serving.drift.window, drift_min_rows=serving.drift.min_rows, psi_threshold=serving.drift.psi_threshold,
         challenger=challenger, challenger_model=which, split=serving.ab.split, key_header=serving.ab.key_header,
-        salt=serving.ab.salt if serving.ab.salt is not None else paths.root.name,
+        salt=serving.ab.salt if serving.ab.salt is not None else paths.name,
     )
