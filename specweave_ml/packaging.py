@@ -6,28 +6,18 @@ refuses a model whose files no longer match it.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from specweave_ml.errors import SpecweaveError
+from specweave_ml.fileio import directory_hash
 
-# Pinned like pyproject.toml: inferring requirements costs MLflow 9-13 s per model.
-PIP_REQUIREMENTS = ["scikit-learn==1.9.1", "xgboost-cpu==3.2.0", "lightgbm==4.7.0", "pandas==3.1.1", "numpy==2.4.6", "specweave-ml"]
 
 
 class ModelIntegrityError(SpecweaveError):
     """The packaged model is missing or its files changed since packaging."""
-
-
-def directory_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
-        h.update(str(file.relative_to(path)).encode())
-        h.update(file.read_bytes())
-    return h.hexdigest()
 
 
 def quiet_pickle_warning() -> None:
@@ -37,7 +27,7 @@ def quiet_pickle_warning() -> None:
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
 
 
-def save_model(model, path: Path, example: pd.DataFrame) -> str:
+def save_model(model, path: Path, example: pd.DataFrame, requirements: list[str]) -> str:
     """Save ``model`` in MLflow format at ``path`` (replacing what was there); return its hash.
 
     cloudpickle, not skops: the pipeline holds XGBoost/LightGBM boosters and our DecisionModel, which
@@ -54,7 +44,7 @@ def save_model(model, path: Path, example: pd.DataFrame) -> str:
     shutil.rmtree(tmp, ignore_errors=True)
     mlflow.sklearn.save_model(
         model, str(tmp), serialization_format="cloudpickle", signature=signature,
-        input_example=example, pip_requirements=PIP_REQUIREMENTS,
+        input_example=example, pip_requirements=requirements,
     )
     if path.exists():
         shutil.rmtree(path)

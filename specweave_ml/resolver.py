@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from specweave_ml.errors import ConfigError
+from specweave_ml.models.registry import REGISTRY
 from specweave_ml.metrics import CLASSIFICATION, DEFAULT_PRIMARY, DEFAULT_SECONDARY, IMBALANCED_PRIMARY
 from specweave_ml.plan import Candidate, Gates, Plan, SplitPlan
 from specweave_ml.schema import ModelSchema, ProblemSchema, RuleSchema, SelectionSchema, TuningSchema
-
-FAMILY_ORDER = {"baseline": 0, "linear": 1, "tree": 2, "forest": 3, "boosting": 4, "neural": 5}
 
 
 @dataclass(frozen=True)
@@ -41,11 +40,11 @@ class DataFacts:
 
 
 def _matches(rule: RuleSchema, problem: ProblemSchema, n_rows: Optional[int]) -> bool:
-    if rule.modality is not None and rule.modality != problem.modality.value:
+    if rule.modality is not None and rule.modality != problem.modality:
         return False
-    if rule.task is not None and rule.task != problem.task.value:
+    if rule.task is not None and rule.task != problem.task:
         return False
-    if rule.interpretability is not None and rule.interpretability != problem.constraints.interpretability.value:
+    if rule.interpretability is not None and rule.interpretability != problem.constraints.interpretability:
         return False
     if rule.min_rows is not None and (n_rows is None or n_rows < rule.min_rows):
         return False
@@ -57,26 +56,29 @@ def _matches(rule: RuleSchema, problem: ProblemSchema, n_rows: Optional[int]) ->
 def _check_rules(selection: SelectionSchema, models: Mapping[str, ModelSchema]) -> None:
     for i, rule in enumerate(selection.rules):
         for name in rule.models:
-            if name not in models:
+            if name not in REGISTRY or name not in models:
                 raise ConfigError(
                     f"selection.rules[{i}].models",
                     f"rule '{rule.name}' names unknown model '{name}'",
-                    f"use one of {', '.join(sorted(models))} (conf/model/), or add conf/model/{name}.yaml",
+                    f"use one of {', '.join(sorted(REGISTRY))}, or register {name} in models/registry.py "
+                    f"with conf/model/{name}.yaml",
                 )
 
 
-def _candidates(problem, selection, models, trainable, forced, n_rows) -> tuple[Candidate, ...]:
+def _trainable(name: str, problem: ProblemSchema) -> bool:
+    model = REGISTRY[name]
+    return model.trainable and model.serves(problem.task.value, problem.modality.value)
+
+
+def _candidates(problem, selection, models, forced, n_rows) -> tuple[Candidate, ...]:
     if forced is not None:
-        if forced not in models:
-            raise ConfigError("model", f"unknown model '{forced}'", f"use one of {', '.join(sorted(models))}")
-        spec = models[forced]
-        return (Candidate(forced, "command line", f"model={forced} was asked for", forced in trainable and spec.modality == problem.modality),)
+        if forced not in REGISTRY or forced not in models:
+            raise ConfigError("model", f"unknown model '{forced}'", f"use one of {', '.join(sorted(REGISTRY))}")
+        return (Candidate(forced, "command line", f"model={forced} was asked for", _trainable(forced, problem)),)
     for rule in selection.rules:
         if _matches(rule, problem, n_rows):
-            names = sorted(rule.models, key=lambda n: FAMILY_ORDER.get(models[n].family, 9))
-            return tuple(
-                Candidate(n, rule.name, rule.why, n in trainable and models[n].modality == problem.modality) for n in names
-            )
+            names = sorted(rule.models, key=lambda n: REGISTRY[n].complexity)
+            return tuple(Candidate(n, rule.name, rule.why, _trainable(n, problem)) for n in names)
     raise ConfigError(
         "selection.rules",
         f"no rule matches a {problem.modality.value} {problem.task.value} brief with {n_rows} rows",
@@ -97,35 +99,41 @@ def _split(problem: ProblemSchema, selection: SelectionSchema) -> SplitPlan:
     return SplitPlan("random", "kfold", folds, test, None, None, "no time or group structure is declared")
 
 
+def _primary_metric(problem: ProblemSchema, facts: DataFacts, imbalanced: bool) -> tuple[str, str]:
+    """The metric the gates and the tuning optimise, and why."""
+    task = problem.task.value
+    if problem.metrics.primary is not None:
+        primary, why = problem.metrics.primary, "set in the brief"
+    elif imbalanced and task == "binary_classification":
+        primary = IMBALANCED_PRIMARY
+        why = f"minority class is {facts.minority_share:.2%}: accuracy would reward predicting the majority"
+    else:
+        primary, why = DEFAULT_PRIMARY[task], f"the default for {task}"
+    if imbalanced and primary == "accuracy":
+        raise ConfigError(
+            "problem.metrics.primary",
+            f"accuracy on a {facts.minority_share:.2%} minority class rewards a model that never predicts it",
+            "use pr_auc, f1 or balanced_accuracy",
+        )
+    return primary, why
+
+
 def resolve(
     problem: ProblemSchema,
     selection: SelectionSchema,
     models: Mapping[str, ModelSchema],
     tuning: TuningSchema,
     facts: DataFacts,
-    trainable: frozenset[str],
     forced_model: Optional[str] = None,
 ) -> Plan:
     """Decide candidates, baselines, metrics, split, tuning and gates for one brief."""
     task = problem.task.value
     _check_rules(selection, models)
-    candidates = _candidates(problem, selection, models, trainable, forced_model, facts.n_rows)
+    candidates = _candidates(problem, selection, models, forced_model, facts.n_rows)
     notes = []
     imbalanced = facts.balance is not None and facts.balance < selection.gates.imbalance_ratio
-    if problem.metrics.primary is not None:
-        primary, primary_why = problem.metrics.primary, "set in the brief"
-    elif imbalanced and task == "binary_classification":
-        primary = IMBALANCED_PRIMARY
-        primary_why = f"minority class is {facts.minority_share:.2%}: accuracy would reward predicting the majority"
-    else:
-        primary, primary_why = DEFAULT_PRIMARY[task], f"the default for {task}"
+    primary, primary_why = _primary_metric(problem, facts, imbalanced)
     if imbalanced:
-        if primary in ("accuracy",):
-            raise ConfigError(
-                "problem.metrics.primary",
-                f"accuracy on a {facts.minority_share:.2%} minority class rewards a model that never predicts it",
-                "use pr_auc, f1 or balanced_accuracy",
-            )
         notes.append("imbalanced classes: class weights in every candidate, threshold tuned on validation data")
     secondary = tuple(m for m in dict.fromkeys(list(problem.metrics.others) + DEFAULT_SECONDARY[task]) if m != primary)
     if problem.data.time_column and problem.data.group_column:
@@ -152,7 +160,7 @@ def resolve(
         secondary_metrics=secondary,
         split=_split(problem, selection),
         tuning=tuning.name,
-        tuning_phases=tuple(tuning.phases),
+        tuning_phases=tuple(p.value for p in tuning.phases),
         gates=Gates(
             baseline_margin=selection.gates.baseline_margin,
             cv_std=selection.gates.cv_std,

@@ -36,10 +36,33 @@ class Interpretability(Enum):
     none = "none"
 
 
+class DataFormat(Enum):
+    csv = "csv"
+    parquet = "parquet"
+    bundled = "bundled"
+
+
+class ClassWeighting(Enum):
+    sqrt = "sqrt"
+    balanced = "balanced"
+    none = "none"
+
+
+class TuningPhase(Enum):
+    coarse = "coarse"
+    fine = "fine"
+    optuna = "optuna"
+
+
+class Pruner(Enum):
+    median = "median"
+    none = "none"
+
+
 @dataclass
 class DataSchema:
     source: str = MISSING  # "bundled:<name>", or a path to a .csv / .parquet file
-    format: Optional[str] = None  # csv | parquet | bundled; inferred from `source` when null
+    format: Optional[DataFormat] = None  # inferred from `source` when null
     target: Optional[str] = None
     positive_class: Optional[Any] = None  # binary: the label to detect (default: 1 for 0/1 labels, else the minority)
     features: Optional[List[str]] = None  # null: every column not excluded below
@@ -88,9 +111,9 @@ class RuleSchema:
     why: str = MISSING
     models: List[str] = MISSING
     # Conditions; a null condition matches anything.
-    modality: Optional[str] = None
-    task: Optional[str] = None
-    interpretability: Optional[str] = None
+    modality: Optional[Modality] = None
+    task: Optional[Task] = None
+    interpretability: Optional[Interpretability] = None
     min_rows: Optional[int] = None
     max_rows: Optional[int] = None  # exclusive
 
@@ -109,15 +132,15 @@ class SelectionSchema:
     baselines: Dict[str, List[str]] = MISSING  # task -> baseline strategies
     cv_folds: int = 5
     test_size: float = 0.25
-    class_weighting: str = "sqrt"  # on imbalanced data: sqrt | balanced | none
+    class_weighting: ClassWeighting = ClassWeighting.sqrt  # row weights on imbalanced data
     gates: GatesSchema = field(default_factory=GatesSchema)
 
 
 @dataclass
 class ModelSchema:
+    """One model's hyperparameters (``conf/model/<name>.yaml``); what the model *is* lives in the registry."""
+
     name: str = MISSING
-    family: str = MISSING  # linear | tree | forest | boosting | neural | baseline
-    modality: Modality = Modality.tabular
     params: Dict[str, Any] = field(default_factory=dict)
     classifier_params: Dict[str, Any] = field(default_factory=dict)
     regressor_params: Dict[str, Any] = field(default_factory=dict)
@@ -127,7 +150,7 @@ class ModelSchema:
 @dataclass
 class TuningSchema:
     name: str = MISSING
-    phases: List[str] = field(default_factory=list)  # coarse | fine | optuna, in order
+    phases: List[TuningPhase] = field(default_factory=list)  # run in the order listed
     # Share of the brief's budget_minutes per phase (renormalised over the phases that run).
     budget_shares: Dict[str, float] = field(default_factory=lambda: {"coarse": 0.3, "fine": 0.2, "optuna": 0.5})
     max_trials: Dict[str, int] = field(default_factory=lambda: {"coarse": 27, "fine": 27, "optuna": 60})
@@ -135,7 +158,7 @@ class TuningSchema:
     train_score_rows: int = 20000  # rows scored to measure the train/validation gap of a trial
     # Optuna storage; null: increments/<id>/tuning/optuna.db. A postgresql:// URL lets many workers share a study.
     storage: Optional[str] = None
-    pruner: str = "median"  # median | none
+    pruner: Pruner = Pruner.median
 
 
 @dataclass
@@ -222,5 +245,9 @@ class Config:
 
 
 def register() -> None:
+    """The schema, and ``models: all``: every registered model's ``conf/model/<name>.yaml`` under ``models.<name>``."""
+    from specweave_ml.models.registry import REGISTRY
+
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
+    cs.store(group="models", name="all", node={"defaults": [{f"/model@{name}": name} for name in REGISTRY]})

@@ -22,7 +22,7 @@ EVERY_OPTION = [(group, name) for group in GROUPS for name in options(group)]
 
 
 def test_the_config_tree_has_the_groups_the_product_needs():
-    assert {"problem", "selection", "model", "models", "tuning", "tracking"} <= set(GROUPS)
+    assert {"problem", "selection", "model", "tuning", "tracking", "serving", "explain"} <= set(GROUPS)
     for group in GROUPS:
         assert options(group), f"conf/{group}/ has no options"
 
@@ -91,10 +91,12 @@ def test_every_model_can_be_forced(composed, name):
     assert ctx.forced_model == name
 
 
-def test_models_all_lists_every_model_file(default_config):
-    """A new conf/model/<name>.yaml is not usable by the rules until models/all.yaml lists it."""
+def test_models_all_holds_every_registered_model_and_every_model_file_is_registered(default_config):
+    """``models: all`` is generated from the registry: one entry plus one conf/model/<name>.yaml per model."""
+    from specweave_ml.models.registry import REGISTRY
+
     cfg = default_config
-    assert sorted(cfg.models) == options("model")
+    assert sorted(cfg.models) == sorted(REGISTRY) == options("model")
     for key, spec in cfg.models.items():
         assert spec.name == key
 

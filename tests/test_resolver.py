@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from specweave_ml import brief
 from specweave_ml.errors import ConfigError
-from specweave_ml.models.registry import TRAINABLE
+
 from specweave_ml.resolver import DataFacts, resolve
 from specweave_ml.schema import (
     ConstraintsSchema,
@@ -46,7 +46,7 @@ def plan_for(shipped):
     selection, models, tuning = shipped
 
     def _plan(problem, facts=DataFacts(n_rows=5_000), forced_model=None, selection=selection):
-        return resolve(problem, selection, models, tuning, facts, TRAINABLE, forced_model)
+        return resolve(problem, selection, models, tuning, facts, forced_model)
 
     return _plan
 
@@ -145,7 +145,7 @@ def test_every_candidate_records_its_rule_and_why(plan_for, shipped):
 def test_first_matching_rule_wins(plan_for, shipped):
     selection = shipped[0]
     first = RuleSchema(name="team-choice", why="the team standardised on random forests", models=["random_forest"],
-                       modality="tabular")
+                       modality=Modality.tabular)
     custom = dataclasses.replace(selection, rules=[first, *selection.rules])
     plan = plan_for(make_problem(), DataFacts(n_rows=50_000), selection=custom)
     assert names(plan) == ["random_forest"]
@@ -162,7 +162,7 @@ def test_candidates_are_ordered_simple_before_complex(plan_for, shipped):
 
 def test_no_matching_rule_is_a_config_error(plan_for, shipped):
     selection = shipped[0]
-    only_images = dataclasses.replace(selection, rules=[r for r in selection.rules if r.modality == "image"])
+    only_images = dataclasses.replace(selection, rules=[r for r in selection.rules if r.modality == Modality.image])
     with pytest.raises(ConfigError, match=r"^selection\.rules: no rule matches a tabular binary_classification"):
         plan_for(make_problem(), DataFacts(n_rows=500), selection=only_images)
 
@@ -172,7 +172,7 @@ def test_no_matching_rule_is_a_config_error(plan_for, shipped):
 @pytest.mark.parametrize("position", [0, 3, 8])
 def test_a_rule_naming_an_unknown_model_fails_at_resolve_time(plan_for, shipped, position):
     selection = shipped[0]
-    bad = RuleSchema(name="typo", why="a typo", models=["linear", "xgbost"], modality="text")
+    bad = RuleSchema(name="typo", why="a typo", models=["linear", "xgbost"], modality=Modality.text)
     rules = list(selection.rules)
     rules.insert(position, bad)
     with pytest.raises(ConfigError, match=rf"^selection\.rules\[{position}\]\.models: rule 'typo' names unknown model 'xgbost'.*Fix: .*xgboost"):

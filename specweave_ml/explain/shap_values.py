@@ -1,7 +1,7 @@
 """SHAP values for any model family, with every explainer's output normalised in one place.
 
-Tree models (decision tree, forest, XGBoost, LightGBM) get the exact tree explainer, linear models the
-linear explainer on a background sample, anything else the model-agnostic permutation explainer. Values
+The model's registry entry names its explainer: ``tree`` (decision tree, forest, XGBoost, LightGBM: the exact
+tree explainer), ``linear`` (on a background sample), ``kernel`` (model-agnostic: the permutation explainer). Values
 are explained in the space the estimator sees (after the pipeline's preprocessing), with its feature names.
 
 Normalised shapes: binary and regression -> values (n, features), base (n,), in the model's raw output
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-TREE_FAMILIES = ("tree", "forest", "boosting")
+NEEDS_BACKGROUND = ("linear", "kernel")  # tree explainers read the trees, the others a background sample
 
 
 @dataclass
@@ -55,8 +55,8 @@ def _normalise(values, base, n: int, task: str, tree_probability: bool) -> tuple
     return values, base
 
 
-def explain(model, X_background: pd.DataFrame, X_explain: pd.DataFrame, task: str, family: str, seed: int = 0) -> Explained:
-    """SHAP values of a fitted ``DecisionModel`` for the rows of ``X_explain``."""
+def explain(model, X_background: pd.DataFrame, X_explain: pd.DataFrame, task: str, explainer: str, seed: int = 0) -> Explained:
+    """SHAP values of a fitted ``DecisionModel`` for the rows of ``X_explain``, by the registry's ``explainer`` kind."""
     import shap
 
     pipeline = model.pipeline_
@@ -65,15 +65,13 @@ def explain(model, X_background: pd.DataFrame, X_explain: pd.DataFrame, task: st
     to_dense = lambda a: np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=float)  # noqa: E731
     data = to_dense(prep.transform(X_explain)) if len(prep) else X_explain.to_numpy(float)
     background = to_dense(prep.transform(X_background)) if len(prep) else X_background.to_numpy(float)
-    if family in TREE_FAMILIES:
-        explainer, kind = shap.TreeExplainer(est), "tree"
-        result = explainer(data, check_additivity=False)
-    elif family == "linear":
-        explainer, kind = shap.LinearExplainer(est, background), "linear"
-        result = explainer(data)
+    if explainer == "tree":
+        kind, result = "tree", shap.TreeExplainer(est)(data, check_additivity=False)
+    elif explainer == "linear":
+        kind, result = "linear", shap.LinearExplainer(est, background)(data)
     else:
         fn = est.predict_proba if hasattr(est, "predict_proba") else est.predict
-        explainer, kind = shap.PermutationExplainer(fn, shap.maskers.Independent(background, max_samples=100), seed=seed), "permutation"
-        result = explainer(data)
+        masker = shap.maskers.Independent(background, max_samples=100)
+        kind, result = "permutation", shap.PermutationExplainer(fn, masker, seed=seed)(data)
     values, base = _normalise(result.values, result.base_values, len(data), task, kind == "tree")
     return Explained(values=values, base=base, data=data, features=features, explainer=kind)

@@ -1,66 +1,156 @@
-"""Model name -> estimator factory. Configs pick names; they never import code.
+"""The model registry: the one place that lists model names and what each model needs.
 
-Each factory takes the task and the merged hyperparameters and returns an unfitted scikit-learn
-compatible estimator. Heavy libraries are imported inside the factory that needs them.
+A model is one ``ModelEntry`` here plus its ``conf/model/<name>.yaml`` (default hyperparameters and search
+space). The resolver, training, explanation, packaging and serving ask this registry; nothing else lists
+model names. Configs pick names; they never import code (the factories do, lazily).
+
+An entry without a factory is *planned*: the resolver can put it in a plan, nothing can train it yet.
+
+Adding a model::
+
+    register(ModelEntry("extra_trees", modality="tabular", tasks=TABULAR_TASKS, complexity=3,
+                        factory=my_factory, preprocess="imputed", explainer="tree"))
+
+and ``conf/model/extra_trees.yaml`` with its ``params`` (and ``search`` for tuning).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from specweave_ml.schema import ModelSchema
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 CLASSIFICATION = ("binary_classification", "multiclass_classification")
+TABULAR_TASKS = (*CLASSIFICATION, "regression")
+
+PREPROCESS = ("scaled", "imputed", "raw", "none")
+EXPLAINERS = ("tree", "linear", "kernel", "gradient", "none")
+
+# What every packaged model needs, whatever its library (pinned like pyproject.toml: inferring the
+# requirements costs MLflow 9-13 s per model).
+BASE_REQUIREMENTS = ("scikit-learn==1.9.1", "pandas==3.1.1", "numpy==2.4.6", "specweave-ml")
+
+Factory = Callable[[str, dict], Any]
 
 
-def _linear(task: str, params: dict) -> Any:
-    from sklearn.linear_model import LogisticRegression, Ridge
+@dataclass(frozen=True)
+class ModelEntry:
+    """What the framework needs to know about one model, beside its hyperparameters.
 
-    return LogisticRegression(**params) if task in CLASSIFICATION else Ridge(**params)
+    * ``complexity`` orders a plan's candidates, simple before complex (1 linear ... 5 neural);
+    * ``preprocess``: ``scaled`` (impute, scale, one-hot), ``imputed`` (impute, ordinal codes),
+      ``raw`` (numbers as they are, ordinal codes: for models that handle missing values), ``none``;
+    * ``explainer``: ``tree`` / ``linear`` SHAP, ``kernel`` (model-agnostic), ``gradient`` (deep models), ``none``;
+    * ``early_stopping``: the model can stop on a validation tail (boosted trees);
+    * ``seeded``: the estimator takes ``random_state`` for the task (``seeded_regressor`` for regression).
+    """
+
+    name: str
+    modality: str
+    tasks: tuple[str, ...]
+    complexity: int
+    factory: Optional[Factory] = None
+    preprocess: str = "none"
+    explainer: str = "none"
+    early_stopping: bool = False
+    requirements: tuple[str, ...] = ()
+    seeded: bool = True
+    seeded_regressor: bool = True
+
+    def __post_init__(self) -> None:
+        if self.preprocess not in PREPROCESS:
+            raise ValueError(f"ModelEntry {self.name}: preprocess must be one of {PREPROCESS}, got {self.preprocess!r}")
+        if self.explainer not in EXPLAINERS:
+            raise ValueError(f"ModelEntry {self.name}: explainer must be one of {EXPLAINERS}, got {self.explainer!r}")
+
+    @property
+    def trainable(self) -> bool:
+        return self.factory is not None
+
+    def serves(self, task: str, modality: str) -> bool:
+        return self.modality == modality and task in self.tasks
+
+    @property
+    def pip_requirements(self) -> list[str]:
+        return [*BASE_REQUIREMENTS, *self.requirements]
 
 
-def _decision_tree(task: str, params: dict) -> Any:
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+def _per_task(classifier: Callable[[], type], regressor: Callable[[], type]) -> Factory:
+    """A factory that builds the classifier or the regressor class (each imported when first needed)."""
 
-    return (DecisionTreeClassifier if task in CLASSIFICATION else DecisionTreeRegressor)(**params)
+    def build(task: str, params: dict) -> Any:
+        return (classifier if task in CLASSIFICATION else regressor)()(**params)
 
-
-def _random_forest(task: str, params: dict) -> Any:
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    return (RandomForestClassifier if task in CLASSIFICATION else RandomForestRegressor)(**params)
+    return build
 
 
-def _xgboost(task: str, params: dict) -> Any:
-    import xgboost as xgb
+def _sk(module: str, name: str) -> Callable[[], type]:
+    def load() -> type:
+        from importlib import import_module
 
-    return (xgb.XGBClassifier if task in CLASSIFICATION else xgb.XGBRegressor)(**params)
+        return getattr(import_module(module), name)
 
-
-def _lightgbm(task: str, params: dict) -> Any:
-    import lightgbm as lgb
-
-    return (lgb.LGBMClassifier if task in CLASSIFICATION else lgb.LGBMRegressor)(**params)
+    return load
 
 
-FACTORIES: dict[str, Callable[[str, dict], Any]] = {
-    "linear": _linear,
-    "decision_tree": _decision_tree,
-    "random_forest": _random_forest,
-    "xgboost": _xgboost,
-    "lightgbm": _lightgbm,
-}
-TRAINABLE = frozenset(FACTORIES)
+REGISTRY: dict[str, ModelEntry] = {}
 
 
-def params_for(spec: ModelSchema, task: str) -> dict:
+def register(entry: ModelEntry) -> ModelEntry:
+    """Add (or replace) a model; its ``conf/model/<name>.yaml`` must exist on Hydra's search path."""
+    REGISTRY[entry.name] = entry
+    return entry
+
+
+def entry(name: str) -> ModelEntry:
+    from specweave_ml.errors import ConfigError
+
+    if name not in REGISTRY:
+        raise ConfigError("model", f"unknown model '{name}'", f"use one of {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def trainable() -> frozenset[str]:
+    return frozenset(n for n, e in REGISTRY.items() if e.trainable)
+
+
+XGB, LGB = ("xgboost-cpu==3.2.0",), ("lightgbm==4.7.0",)
+for _entry in (
+    ModelEntry("linear", "tabular", TABULAR_TASKS, 1, _per_task(_sk("sklearn.linear_model", "LogisticRegression"),
+               _sk("sklearn.linear_model", "Ridge")), preprocess="scaled", explainer="linear", seeded_regressor=False),
+    ModelEntry("decision_tree", "tabular", TABULAR_TASKS, 2, _per_task(_sk("sklearn.tree", "DecisionTreeClassifier"),
+               _sk("sklearn.tree", "DecisionTreeRegressor")), preprocess="imputed", explainer="tree"),
+    ModelEntry("random_forest", "tabular", TABULAR_TASKS, 3, _per_task(_sk("sklearn.ensemble", "RandomForestClassifier"),
+               _sk("sklearn.ensemble", "RandomForestRegressor")), preprocess="imputed", explainer="tree"),
+    ModelEntry("xgboost", "tabular", TABULAR_TASKS, 4, _per_task(_sk("xgboost", "XGBClassifier"), _sk("xgboost", "XGBRegressor")),
+               preprocess="raw", explainer="tree", early_stopping=True, requirements=XGB),
+    ModelEntry("lightgbm", "tabular", TABULAR_TASKS, 4, _per_task(_sk("lightgbm", "LGBMClassifier"), _sk("lightgbm", "LGBMRegressor")),
+               preprocess="raw", explainer="tree", early_stopping=True, requirements=LGB),
+    # Planned: the resolver plans them; their families arrive with the issues that train them.
+    ModelEntry("bag_of_words", "text", CLASSIFICATION, 1),
+    ModelEntry("text_encoder", "text", CLASSIFICATION, 5),
+    ModelEntry("cnn", "image", CLASSIFICATION, 5),
+    ModelEntry("lag_gbm", "time_series", ("forecasting",), 4),
+    ModelEntry("lstm", "time_series", ("forecasting",), 5),
+    ModelEntry("matrix_factorization", "interactions", ("ranking",), 4),
+    ModelEntry("neural_cf", "interactions", ("ranking",), 5),
+):
+    register(_entry)
+
+
+def params_for(spec, task: str) -> dict:
+    """A model's hyperparameters for ``task``: ``params`` with ``classifier_params`` or ``regressor_params`` on top."""
     extra = spec.classifier_params if task in CLASSIFICATION else spec.regressor_params
     return {**dict(spec.params), **dict(extra)}
 
 
-def build(spec: ModelSchema, task: str, seed: int, extra: dict | None = None) -> Any:
-    """An unfitted estimator for ``spec`` (its seed fixed where the estimator takes one)."""
+def build(spec, task: str, seed: int, extra: dict | None = None) -> Any:
+    """An unfitted estimator for the model config ``spec`` (its seed fixed where the estimator takes one)."""
+    model = entry(spec.name)
+    if not model.trainable:
+        from specweave_ml.errors import NotTrainableYet
+
+        raise NotTrainableYet("model", f"'{spec.name}' is planned but cannot be trained yet", "pick a trainable model")
     params = {**params_for(spec, task), **(extra or {})}
-    if spec.name != "linear" or task in CLASSIFICATION:
+    if model.seeded and (model.seeded_regressor or task in CLASSIFICATION):
         params.setdefault("random_state", seed)
-    return FACTORIES[spec.name](task, params)
+    return model.factory(task, params)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from specweave_ml.errors import DataError
 from specweave_ml.fileio import read_json
+from specweave_ml.models.registry import REGISTRY
 from specweave_ml.packaging import load_model, signature_columns
 from specweave_ml.paths import IncrementPaths
 
@@ -45,7 +46,7 @@ class Bundle:
     version: Optional[str]  # registered MLflow version, when tracking was on
     model: object  # DecisionModel
     columns: dict[str, str]  # signature: column -> MLflow type
-    family: str
+    explainer: str  # the registry's SHAP explainer kind for this model
     profile: Optional[dict]
     fast: Optional[Callable[[np.ndarray], np.ndarray]] = field(default=None, repr=False)
 
@@ -157,10 +158,10 @@ def load_bundle(root: str | Path, which: str = "champion", variant: str = "champ
         from specweave_ml.serving.reference import background_frame
 
         sample = pd.concat([sample, background_frame(profile)], ignore_index=True)
-    family = entry.get("family") or (profile or {}).get("model", {}).get("family") or "other"
+    explainer = REGISTRY[entry["name"]].explainer if entry.get("name") in REGISTRY else "kernel"
     registered = entry.get("registered") or {}
     return Bundle(variant=variant, increment=meta["id"], model_name=entry.get("name", "?"), sha256=entry["sha256"],
-                  version=registered.get("version"), model=model, columns=columns, family=family, profile=profile,
+                  version=registered.get("version"), model=model, columns=columns, explainer=explainer, profile=profile,
                   fast=fast_scorer(model, columns, sample))
 
 

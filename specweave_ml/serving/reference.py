@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 
 from specweave_ml.fileio import write_json
+from specweave_ml.models.registry import REGISTRY
 from specweave_ml.paths import IncrementPaths
 from specweave_ml.serving.drift import build_profile, score_columns
 
 PROFILE_ROWS = 50_000  # quantiles of 50k rows are as good as of 250k, in a fifth of the scoring time
 
 
-def build_reference(model, features: pd.DataFrame, model_meta: dict, family: str, bins: int, background_rows: int, seed: int) -> dict:
+def build_reference(model, features: pd.DataFrame, model_meta: dict, bins: int, background_rows: int, seed: int) -> dict:
     """Profile ``features`` (the training rows) and the model's scores on them; keep a small background sample."""
     rng = np.random.default_rng(seed)
     sample = features
@@ -28,16 +29,17 @@ def build_reference(model, features: pd.DataFrame, model_meta: dict, family: str
     background = sample.iloc[np.sort(rng.choice(len(sample), size=min(background_rows, len(sample)), replace=False))]
     profile.update(
         training_rows=len(features),
-        model={"name": model_meta.get("name"), "sha256": model_meta["sha256"], "family": family},
+        model={"name": model_meta.get("name"), "sha256": model_meta["sha256"],
+               "explainer": REGISTRY[model_meta["name"]].explainer if model_meta.get("name") in REGISTRY else "kernel"},
         task=model.task, classes=classes,
         background={"columns": list(background.columns), "data": background.to_numpy(object).tolist()},
     )
     return profile
 
 
-def write_reference(paths: IncrementPaths, model, features: pd.DataFrame, model_meta: dict, family: str,
+def write_reference(paths: IncrementPaths, model, features: pd.DataFrame, model_meta: dict,
                     bins: int, background_rows: int, seed: int) -> dict:
-    profile = build_reference(model, features, model_meta, family, bins, background_rows, seed)
+    profile = build_reference(model, features, model_meta, bins, background_rows, seed)
     write_json(paths.reference_profile, profile)
     return profile
 

@@ -3,9 +3,12 @@
 Because the preprocessing lives inside the pipeline, cross-validation refits it on each fold's training
 rows and the final fit sees the training split only; validation and test rows never shape it.
 
-* linear models: median imputation + scaling for numbers, one-hot for categories;
-* trees and forests: median imputation, ordinal codes for categories;
-* boosting: numbers passed through (XGBoost and LightGBM handle missing values), ordinal categories.
+Each model's registry entry names its recipe:
+
+* ``scaled`` (linear models): median imputation + scaling for numbers, one-hot for categories;
+* ``imputed`` (trees and forests): median imputation, ordinal codes for categories;
+* ``raw`` (boosting): numbers passed through (XGBoost and LightGBM handle missing values), ordinal categories;
+* ``none``: the columns as they are.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from specweave_ml.models.registry import build
+from specweave_ml.models.registry import REGISTRY, build
 from specweave_ml.schema import ModelSchema
 
 
@@ -26,17 +29,19 @@ def column_kinds(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], l
     return [c for c in features if c not in categorical], categorical
 
 
-def preprocessor(family: str, numeric: list[str], categorical: list[str]):
+def preprocessor(recipe: str, numeric: list[str], categorical: list[str]):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-    if family == "linear":
+    if recipe == "none":
+        return ColumnTransformer([("columns", "passthrough", [*numeric, *categorical])], verbose_feature_names_out=False)
+    if recipe == "scaled":
         num = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
         cat = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore", min_frequency=5))
     else:
-        num = "passthrough" if family == "boosting" else SimpleImputer(strategy="median")
+        num = "passthrough" if recipe == "raw" else SimpleImputer(strategy="median")
         cat = make_pipeline(
             SimpleImputer(strategy="most_frequent"),
             OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1),
@@ -53,7 +58,7 @@ def build_pipeline(spec: ModelSchema, task: str, frame: pd.DataFrame, features: 
     from sklearn.pipeline import Pipeline
 
     numeric, categorical = column_kinds(frame, features)
-    return Pipeline([("preprocess", preprocessor(spec.family, numeric, categorical)), ("model", build(spec, task, seed, params))])
+    return Pipeline([("preprocess", preprocessor(REGISTRY[spec.name].preprocess, numeric, categorical)), ("model", build(spec, task, seed, params))])
 
 
 def class_weights(y: pd.Series, scheme: str) -> np.ndarray | None:

@@ -10,7 +10,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from specweave_ml.models.decision import DecisionModel
-from specweave_ml.models.registry import TRAINABLE, build
+from specweave_ml.models.registry import build, trainable
 from specweave_ml.packaging import load_model
 from specweave_ml.training.cv import cross_validate
 from specweave_ml.training.folds import fold_indices
@@ -20,7 +20,7 @@ from specweave_ml.training.pipelines import build_pipeline, class_weights, colum
 @pytest.fixture(scope="module")
 def specs(composed):
     cfg = composed()
-    return {name: OmegaConf.to_object(cfg.models[name]) for name in TRAINABLE}
+    return {name: OmegaConf.to_object(cfg.models[name]) for name in trainable()}
 
 
 def mixed_frame(n=80, seed=0):
@@ -83,7 +83,7 @@ def test_trees_get_ordinal_codes_and_no_scaling(specs, name, numeric_kind):
     assert not any(isinstance(s, StandardScaler) for _, s in getattr(kinds["numeric"], "steps", []))
 
 
-@pytest.mark.parametrize("name", sorted(TRAINABLE))
+@pytest.mark.parametrize("name", sorted(trainable()))
 def test_every_registered_model_fits_mixed_data_and_scores_unseen_categories(specs, name):
     frame, y = mixed_frame()
     model = DecisionModel(build_pipeline(specs[name], "binary_classification", frame, list(frame.columns), 0))
@@ -94,7 +94,7 @@ def test_every_registered_model_fits_mixed_data_and_scores_unseen_categories(spe
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
 
 
-@pytest.mark.parametrize("name", sorted(TRAINABLE))
+@pytest.mark.parametrize("name", sorted(trainable()))
 def test_registry_builds_the_configured_estimator_with_the_seed(specs, name):
     spec = specs[name]
     for task in ("binary_classification", "regression"):
