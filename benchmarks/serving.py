@@ -68,8 +68,7 @@ def served_copy(source: Path, dest: Path, cfg) -> Path:
         features = read_json(src.split)["features"]
         import pandas as pd
 
-        family = cfg.models[meta["model"]["name"]].family
-        write_reference(dst, model, pd.read_parquet(src.train, columns=features), meta["model"], family,
+        write_reference(dst, model, pd.read_parquet(src.train, columns=features), meta["model"],
                         cfg.serving.drift.bins, cfg.explain.background_rows, cfg.seed)
     return dest
 

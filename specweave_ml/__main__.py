@@ -31,6 +31,11 @@ def _run(cfg) -> None:
     except SpecweaveError as err:
         print(f"error: {err.message}", file=sys.stderr)
         sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        landed = "the stages before it landed, the one running left nothing" if cfg.stage == "all" else \
+            "the increment is as it was before it started"
+        print(f"stage={cfg.stage} was interrupted: {landed}", file=sys.stderr)
+        sys.exit(130)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pandas as pd
@@ -10,14 +10,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from specweave_ml import brief
 from specweave_ml.data import sources
-from specweave_ml.data.checks import check_target, require_columns
-from specweave_ml.models.registry import TRAINABLE
+from specweave_ml.data.checks import require_columns
+from specweave_ml.errors import NotTrainableYet
 from specweave_ml.paths import IncrementPaths
 from specweave_ml.plan import Plan
 from specweave_ml.resolver import DataFacts, resolve
+from specweave_ml.settings_check import validate_settings
 from specweave_ml.schema import Config, ModelSchema, ProblemSchema, SelectionSchema, TuningSchema
-
-CLASSIFICATION = ("binary_classification", "multiclass_classification")
 
 
 @dataclass
@@ -29,6 +28,7 @@ class Context:
     tuning: TuningSchema
     forced_model: Optional[str]
     paths: IncrementPaths
+    cache: dict = field(default_factory=dict, repr=False)  # shared by the staged copies of one run
 
     @classmethod
     def from_cfg(cls, cfg: DictConfig) -> "Context":
@@ -37,6 +37,7 @@ class Context:
             cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
         problem, selection = brief.problem_of(cfg), brief.selection_of(cfg)
         brief.validate(problem, selection)
+        validate_settings(cfg)
         models = {name: OmegaConf.to_object(spec) for name, spec in cfg.models.items()}
         forced = cfg.model.name if cfg.get("model") is not None else None
         if forced is not None:
@@ -50,6 +51,22 @@ class Context:
             forced_model=forced,
             paths=IncrementPaths.of(cfg.paths.increments, problem.increment),
         )
+
+    @property
+    def family(self):
+        """The task family that trains this brief (``families/``), or None while none does."""
+        from specweave_ml import families
+
+        return families.find(self.problem.task.value, self.problem.modality.value)
+
+    def trainable_family(self):
+        """The brief's family; a brief whose family is not built yet gets one clear message."""
+        found = self.family
+        if found is None:
+            p = self.problem
+            raise NotTrainableYet("problem.modality", f"{p.modality.value} {p.task.value} briefs cannot be trained yet; "
+                                  "only the plan resolves", "run with stage=plan to see it, or use a tabular brief")
+        return found
 
     @property
     def seed(self) -> int:
@@ -78,25 +95,22 @@ class Context:
     def load_frame(self) -> pd.DataFrame:
         """The fetched snapshot (data/raw.parquet) while it matches the brief, else the source itself."""
         if self.snapshot_is_current():
-            cached = getattr(self, "_fetched", None)  # fetch ran in this process: no need to read it back
+            cached = self.cache.get("fetched")  # fetch ran in this process: no need to read it back
             return cached.copy() if cached is not None else pd.read_parquet(self.paths.raw)
         return self.load_source()
 
     def remember_fetched(self, frame: pd.DataFrame) -> None:
-        self._fetched = frame
+        self.cache["fetched"] = frame
 
     def facts(self, frame: Optional[pd.DataFrame] = None) -> DataFacts:
-        """Row count and class balance, from a loaded frame or by reading just the target column."""
-        target = self.problem.data.target
+        """What the resolver decides on, from a loaded frame or by reading only the columns the family needs."""
+        family = self.family
         if frame is None:
             require_columns(sources.header(self.problem.data), self.problem)
-            frame = self.load_source([target]) if target else self.load_source()
-        share, classes = None, None
-        if target and self.problem.task.value in CLASSIFICATION:
-            check_target(frame[target], self.problem.task.value, self.selection.cv_folds)
-            counts = frame[target].value_counts()
-            share, classes = float(counts.min() / len(frame)), len(counts)
-        return DataFacts(n_rows=len(frame), minority_share=share, n_classes=classes)
+            frame = self.load_source(family.fact_columns(self.problem) if family else None)
+        if family is None:  # a plan can still be shown: its size is known
+            return DataFacts(n_rows=len(frame))
+        return family.facts(frame, self.problem, self.selection.cv_folds)
 
     def plan(self, facts: DataFacts) -> Plan:
-        return resolve(self.problem, self.selection, self.models, self.tuning, facts, TRAINABLE, self.forced_model)
+        return resolve(self.problem, self.selection, self.models, self.tuning, facts, self.forced_model)

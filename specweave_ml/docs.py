@@ -14,7 +14,7 @@ from specweave_ml.metrics import METRICS
 from specweave_ml.paths import IncrementPaths
 from specweave_ml.plan import Plan
 from specweave_ml.schema import ProblemSchema
-from specweave_ml.serving.rollback import plan_lines as rollback_plan_lines
+from specweave_ml.results import Record
 from specweave_ml.state import TASKS
 
 NOTES_START = "<!-- specweave:notes:start (your notes below survive regeneration) -->"
@@ -38,10 +38,11 @@ def _metric(name: str) -> str:
     return f"`{name}` ({m.describe}; {'higher' if m.greater_is_better else 'lower'} is better)"
 
 
-def render_spec(plan: Plan, problem: ProblemSchema, meta: dict) -> str:
+def render_spec(plan: Plan, problem: ProblemSchema, record: Record) -> str:
     d, c = problem.data, problem.constraints
     rows = f"{plan.n_rows:,}" if plan.n_rows is not None else "unknown until the data is loaded"
-    profile = meta.get("data", {})
+    prepared = record.prepared
+    profile = {"features": prepared.features, "fingerprint": prepared.fingerprint, "findings": prepared.findings} if prepared else {}
     lines = [
         f"# {plan.increment}: {plan.title}",
         "",
@@ -99,7 +100,7 @@ def render_spec(plan: Plan, problem: ProblemSchema, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def render_plan(plan: Plan, meta: dict) -> str:
+def render_plan(plan: Plan, record: Record) -> str:
     s = plan.split
     lines = [
         f"# Plan: {plan.increment}",
@@ -139,10 +140,11 @@ def render_plan(plan: Plan, meta: dict) -> str:
     ]
     if plan.notes:
         lines += ["", "## Notes from the resolver", "", *[f"- {n}" for n in plan.notes]]
-    if meta.get("tuning"):
+    tuning = record.trained.tuning if record.trained else {}
+    if tuning:
         lines += ["", "## Tuning results", "", "| model | phase | trials (pruned) | best CV | best parameters | seconds |",
                   "|---|---|---|---|---|---|"]
-        for model, report in meta["tuning"].items():
+        for model, report in tuning.items():
             for p in report["phases"]:
                 best = "-" if p["best_value"] is None else f"{p['best_value']:.4f}"
                 params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in p["best_params"].items())
@@ -150,10 +152,9 @@ def render_plan(plan: Plan, meta: dict) -> str:
                              f"({p['trials_pruned']}) | {best} | {params} | {p['seconds']:g} |")
             tuned = "-" if report["tuned_cv"] is None else f"{report['tuned_cv']:.4f}"
             lines.append(f"| {model} | **kept** | | untuned {report['untuned_cv']:.4f}, tuned {tuned} | {report['kept']} | |")
-    results = meta.get("results")
-    if results:
-        lines += ["", "## Results", "", *results_lines(results)]
-    lines += ["", "## Rollback plan", "", *rollback_plan_lines(meta)]
+    if record.evaluated:
+        lines += ["", "## Results", "", *results_lines(record.evaluated.to_dict())]
+    lines += ["", "## Rollback plan", "", *rollback_plan_lines(record.meta)]
     return "\n".join(lines)
 
 
@@ -185,10 +186,43 @@ def render_tasks(plan: Plan, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_all(paths: IncrementPaths, plan: Plan, problem: ProblemSchema, meta: dict) -> None:
+def write_all(paths: IncrementPaths, plan: Plan, problem: ProblemSchema) -> None:
+    """spec.md, plan.md and tasks.md from the increment's record as saved (metadata and stage results)."""
+    record = Record.load(paths.root)
     for path, body in (
-        (paths.spec, render_spec(plan, problem, meta)),
-        (paths.plan, render_plan(plan, meta)),
-        (paths.tasks, render_tasks(plan, meta)),
+        (paths.spec, render_spec(plan, problem, record)),
+        (paths.plan, render_plan(plan, record)),
+        (paths.tasks, render_tasks(plan, record.meta)),
     ):
         write_text(path, _with_notes(path, body))
+
+
+def _short(entry: dict) -> str:
+    reg = (entry.get("registered") or {}).get("version")
+    return f"{entry.get('name', '?')} (sha256 {entry.get('sha256', '?')[:12]}" + (f", registered v{reg})" if reg else ")")
+
+
+def rollback_plan_lines(meta: dict) -> list[str]:
+    """The rollback plan, as written into plan.md."""
+    current, previous = meta.get("model") or {}, meta.get("previous_model") or {}
+    lines = []
+    if current:
+        lines.append(f"- Serving: `models/champion`, {_short(current)}.")
+    if previous.get("sha256"):
+        lines.append(f"- Kept for rollback: `models/previous`, {_short(previous)}.")
+    else:
+        lines.append("- No previous champion yet: the next `stage=train` keeps this one in `models/previous`. Until then, "
+                     "rolling back means taking the endpoint out of service and falling back to the process it replaced.")
+    lines += [
+        "- Roll back when the drift report or the server's `specweave_drift_columns_alerting` gauge alerts on the score, "
+        "`/metrics` shows errors or p95 latency over the budget, or an A/B stopping rule trips.",
+        "- How: `python -m specweave_ml problem=<brief> stage=rollback` swaps `models/champion` and `models/previous` with "
+        "their hashes in metadata.json, moves the MLflow alias `champion` to the restored version, and re-profiles it for "
+        "drift. Running it again rolls forward.",
+        "- Then restart the server (`stage=serve`, or rebuild and redeploy the increment's Dockerfile): it checks the "
+        "restored model's hash before loading it, and `/health` shows that hash.",
+        "- The holdout evaluation on record moves with its model; the files under `reports/` describe the last training.",
+    ]
+    for r in meta.get("rollbacks", [])[-3:]:
+        lines.append(f"- Rolled back {r['at']}: {r['from'][:12]} -> {r['to'][:12]}; alias {r['alias']}.")
+    return lines

@@ -19,6 +19,16 @@ class SpecweaveError(Exception):
         self.fix = fix
         super().__init__(self.message)
 
+    def moved(self, old: str, new: str) -> "SpecweaveError":
+        """The same error with every mention of the folder ``old`` read as ``new`` (a staging copy's files
+        are named by where they land)."""
+        def fix(text):
+            return text.replace(old, new) if text else text
+
+        err = type(self)(fix(self.where), fix(self.problem), fix(self.fix))
+        err.__cause__ = self.__cause__
+        return err
+
     @property
     def message(self) -> str:
         text = f"{self.where}: {self.problem}"

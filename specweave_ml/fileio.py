@@ -1,7 +1,8 @@
-"""Small helpers that write a file whole or not at all."""
+"""Small helpers that write a file whole or not at all, and hash what was written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -30,8 +31,12 @@ def _default(obj: Any):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=_default, allow_nan=True) + "\n"
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_default, allow_nan=True) + "\n")
+    write_text(path, json_text(data))
 
 
 def read_json(path: Path) -> Any:
@@ -43,3 +48,16 @@ def write_parquet(path: Path, frame) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def directory_hash(path: Path) -> str:
+    """A content hash of every file under ``path`` (names and bytes), as recorded for packaged models."""
+    h = hashlib.sha256()
+    for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        h.update(str(file.relative_to(path)).encode())
+        h.update(file.read_bytes())
+    return h.hexdigest()

@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Optional
 
 
 @dataclass(frozen=True)
 class IncrementPaths:
-    root: Path  # increments/<id>
+    root: Path  # where this stage reads and writes: increments/<id>, or its staging copy while a stage runs
+    home: Optional[Path] = None  # increments/<id> when ``root`` is a staging copy
 
     @classmethod
     def of(cls, increments_dir: str | Path, increment: str) -> "IncrementPaths":
         return cls(Path(increments_dir) / increment)
+
+    @property
+    def final(self) -> Path:
+        """The increment's own folder, whatever folder this stage writes into."""
+        return self.home or self.root
+
+    @property
+    def name(self) -> str:
+        return self.final.name
+
+    @property
+    def increments_dir(self) -> Path:
+        return self.final.parent
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.increments_dir / ".staging"
+
+    def staged_at(self, root: Path) -> "IncrementPaths":
+        return replace(self, root=root, home=self.final)
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the increment, as recorded in its files (the same while staged)."""
+        return str(Path(path).relative_to(self.root))
 
     # documents (git)
     spec = property(lambda self: self.root / "spec.md")
@@ -30,8 +56,19 @@ class IncrementPaths:
     # model (DVC)
     model = property(lambda self: self.root / "models" / "champion")
     previous_model = property(lambda self: self.root / "models" / "previous")
+    # The replaced champion's holdout evaluation, kept beside it: on rollback the evaluation follows its model.
+    previous_evaluation = property(lambda self: self.root / "models" / "previous.metrics.json")
+    previous_predictions = property(lambda self: self.root / "models" / "previous.predictions.parquet")
+
+    @property
+    def evaluation_pairs(self) -> tuple[tuple[Path, Path], ...]:
+        """(current file, the previous champion's copy) for each file of an evaluation."""
+        return ((self.metrics, self.previous_evaluation), (self.predictions, self.previous_predictions))
     # reports (small ones in git)
     reports = property(lambda self: self.root / "reports")
+    prepared = property(lambda self: self.root / "reports" / "prepare.json")  # stage=prepare's result
+    packaged = property(lambda self: self.root / "reports" / "package.json")  # stage=package's result
+    rollbacks = property(lambda self: self.root / "reports" / "rollback.json")  # stage=rollback's history
     profile = property(lambda self: self.root / "reports" / "profile.json")
     baselines = property(lambda self: self.root / "reports" / "baselines.json")
     cv = property(lambda self: self.root / "reports" / "cv.json")
@@ -41,7 +78,8 @@ class IncrementPaths:
     predictions = property(lambda self: self.root / "reports" / "predictions.parquet")
     plots = property(lambda self: self.root / "reports" / "plots")
     curves = property(lambda self: self.root / "reports" / "curves")
-    tuning = property(lambda self: self.root / "tuning")  # the Optuna study (SQLite), not in git
+    # The Optuna study (SQLite, not in git) is never staged: a run stopped mid-tuning resumes from it.
+    tuning = property(lambda self: self.final / "tuning")
     tuning_reports = property(lambda self: self.root / "reports" / "tuning")
     shap = property(lambda self: self.root / "reports" / "shap")
     shap_summary = property(lambda self: self.root / "reports" / "shap" / "summary.json")

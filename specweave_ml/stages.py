@@ -1,18 +1,23 @@
-"""Thin wiring: each stage reads the config through ``Context``, calls pure steps, writes files.
+"""Thin wiring: each stage reads the config through ``Context``, calls its step, and lands its files whole.
 
-The same functions run in one process (``stage=all``), one at a time under ``dvc repro``, and in tests.
+The same functions run in one process (``stage=all``), one at a time under ``dvc repro``, and in tests. A stage
+that writes into its increment runs on a staging copy (``transaction.staged``): its files land when it
+succeeds and not at all when it fails. A failed gate under ``strict=true`` is recorded first, then reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
+from importlib import import_module
 from pathlib import Path
 from typing import Callable
 
 from omegaconf import DictConfig
 
 from specweave_ml.context import Context
-from specweave_ml.errors import ConfigError, NotTrainableYet
+from specweave_ml.errors import ConfigError, GateFailed, SpecweaveError
 from specweave_ml.plan import Plan
 
 log = logging.getLogger("specweave_ml")
@@ -23,16 +28,6 @@ def plan_stage(ctx: Context) -> Plan:
     plan = ctx.plan(ctx.facts())
     print(plan.describe())
     return plan
-
-
-def require_trainable(plan: Plan) -> None:
-    if not plan.trainable:
-        blocked = ", ".join(c.name for c in plan.candidates if not c.trainable)
-        raise NotTrainableYet(
-            "problem.modality",
-            f"{plan.modality} models ({blocked}) cannot be trained yet; only the plan resolves",
-            "run with stage=plan to see it, or use a tabular brief",
-        )
 
 
 def params_stage(ctx: Context) -> Path:
@@ -49,19 +44,33 @@ def params_stage(ctx: Context) -> Path:
     return path
 
 
-def prepare_stage(ctx: Context) -> Plan:
-    from specweave_ml.steps.prepare import prepare
-
-    plan = ctx.plan(ctx.facts())
-    require_trainable(plan)
-    return prepare(ctx)
-
-
 def _step(module: str) -> Callable[[Context], object]:
+    """A stage that writes only outside the increment (predict) or nothing at all (serve)."""
     def run(ctx: Context):
-        from importlib import import_module
-
         return import_module(f"specweave_ml.steps.{module}").run(ctx)
+
+    return run
+
+
+def _staged_step(module: str) -> Callable[[Context], object]:
+    """A stage that writes into its increment: all of its files or none of them."""
+    def run(ctx: Context):
+        from specweave_ml.report.living import write_index
+        from specweave_ml.transaction import staged
+
+        step, failed = import_module(f"specweave_ml.steps.{module}").run, None
+        with staged(ctx.paths, module) as paths:
+            try:
+                result = step(dataclasses.replace(ctx, paths=paths))
+            except GateFailed as err:  # the failure is part of the record: land it, then report it
+                failed, result = err, None
+            except SpecweaveError as err:  # name the increment's files, not the staging copy's
+                raise err.moved(str(paths.root), str(ctx.paths.final)) from None
+        if ctx.paths.metadata.exists():
+            write_index(ctx.paths.increments_dir)
+        if failed is not None:
+            raise failed
+        return result
 
     return run
 
@@ -71,8 +80,6 @@ PIPELINE = ("fetch", "prepare", "train", "evaluate", "explain", "package", "repo
 
 def all_stage(ctx: Context) -> None:
     """The whole increment in one process; a failed gate is recorded and, with strict=true, fails the run."""
-    import time
-
     for name in PIPELINE:
         start = time.perf_counter()
         STAGES[name](ctx)
@@ -82,26 +89,17 @@ def all_stage(ctx: Context) -> None:
 STAGES: dict[str, Callable[[Context], object]] = {
     "plan": plan_stage,
     "params": params_stage,
-    "fetch": _step("fetch"),
-    "prepare": prepare_stage,
-    "train": _step("train"),
-    "evaluate": _step("evaluate"),
-    "explain": _step("explain"),
-    "package": _step("package"),
-    "report": _step("report"),
+    **{name: _staged_step(name) for name in PIPELINE},
     "predict": _step("predict"),
     "serve": _step("serve"),
-    "loadtest": _step("loadtest"),
-    "monitor": _step("monitor"),
-    "abplan": _step("abplan"),
-    "rollback": _step("rollback"),
+    **{name: _staged_step(name) for name in ("loadtest", "monitor", "abplan", "rollback")},
     "all": all_stage,
 }
 
 
-def run_stage(cfg: DictConfig) -> None:
+def run_stage(cfg: DictConfig) -> object:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
     stage = cfg.stage
     if stage not in STAGES:
         raise ConfigError("stage", f"unknown stage '{stage}'", f"use one of {', '.join(STAGES)}")
-    STAGES[stage](Context.from_cfg(cfg))
+    return STAGES[stage](Context.from_cfg(cfg))

@@ -1,18 +1,26 @@
-"""An increment's living state, kept in ``metadata.json``: its tasks' statuses and its results.
+"""An increment's living state, kept in ``metadata.json``: status and hashes, nothing else.
 
-Stages read it, record what they did, and write it back; the Markdown documents are views of it.
+It holds the increment's identity, its status and its tasks' statuses, the hash of the config, of the data
+and of each stage's result file (``reports/*.json``, see ``results.py``), and the identity and hash of the
+champion and of the previous champion kept for rollback. Numbers live in the stage results.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
+from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from specweave_ml.fileio import read_json, write_json
+from specweave_ml.fileio import json_text, read_json, write_json
 from specweave_ml.paths import IncrementPaths
 from specweave_ml.plan import Plan
+
+SCHEMA_VERSION = 1
+# What a rerun keeps from the metadata of earlier runs (the models on disk and the history of rollbacks).
+KEPT = ("data_fingerprint", "model", "previous_model", "rollbacks", "stages")
 
 TODO, DONE, FAILED, SKIPPED, NOT_YET = "todo", "done", "failed", "skipped", "not yet"
 
@@ -49,7 +57,7 @@ def study_key(cfg: DictConfig) -> str:
     """Names the Optuna studies: the same brief, data rules, search spaces and seed resume the same studies,
     whatever the budget or the number of trials asked for."""
     parts = {k: cfg[k] for k in ("problem", "selection", "models", "model", "seed")}
-    parts["phases"] = list(cfg.tuning.phases)
+    parts["phases"] = OmegaConf.to_container(cfg.tuning.phases, enum_to_str=True)  # plain names: the key outlives the schema's types
     return hashlib.sha256(OmegaConf.to_yaml(OmegaConf.create(parts), sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -57,30 +65,35 @@ def load(paths: IncrementPaths) -> dict:
     return read_json(paths.metadata) if paths.metadata.exists() else {}
 
 
-def fresh(plan: Plan, cfg: DictConfig, previous: dict) -> dict:
-    """The metadata for this plan, keeping what earlier runs recorded (creation time, task statuses)."""
+def fresh(plan: Plan, family: str, cfg: DictConfig, previous: dict) -> dict:
+    """The metadata for this plan, keeping what earlier runs recorded (creation time, task statuses, models)."""
     digest = config_hash(cfg)
-    if previous.get("config_hash") not in (None, digest):
-        # The brief or the rules changed: earlier results describe another increment.
+    if previous and previous.get("schema_version") != SCHEMA_VERSION:  # written by an older version: start afresh
         previous = {k: previous[k] for k in ("created",) if k in previous}
+    if previous.get("config_hash") not in (None, digest):
+        # The brief or the rules changed: earlier task statuses describe another increment; its models stay.
+        previous = {k: previous[k] for k in ("created", "model", "previous_model", "rollbacks") if k in previous}
     tasks = previous.get("tasks", {})
     for tid, _ in TASKS:
         tasks.setdefault(tid, {"status": TODO, "note": ""})
         if tid in NOT_BUILT:
             tasks[tid] = {"status": NOT_YET, "note": NOT_BUILT[tid]}
     meta = {
+        "schema_version": SCHEMA_VERSION,
         "id": plan.increment,
         "title": plan.title,
         "task": plan.task,
         "modality": plan.modality,
+        "family": family,
         "status": previous.get("status", "planned"),
         "created": previous.get("created", now()),
         "last_activity": now(),
         "config_hash": digest,
         "tasks": {tid: tasks[tid] for tid, _ in TASKS},
     }
-    for key, value in previous.items():
-        meta.setdefault(key, value)
+    for key in KEPT:
+        if key in previous:
+            meta[key] = previous[key]
     return meta
 
 
@@ -88,10 +101,31 @@ def set_task(meta: dict, tid: str, status: str, note: str = "") -> None:
     meta["tasks"][tid] = {"status": status, "note": note}
 
 
-def save(paths: IncrementPaths, meta: dict) -> None:
-    """Write the metadata and regenerate the living-docs index that lists every increment."""
-    from specweave_ml.report.living import write_index
+def record(paths: IncrementPaths, meta: dict, result, status: Optional[str] = None) -> None:
+    """Save a stage's typed result and note it in the metadata: its file's hash, its tasks, the new status."""
+    from specweave_ml.fileio import file_hash
 
+    previous = type(result).load(paths.root, strict=False)
+    if previous is not None and _same_but_time(previous.to_dict(), result.to_dict()):
+        result.created = previous.created  # a rerun that changed nothing leaves the file (and DVC) as they were
+    result.created = result.created or now()
+    path = result.save(paths.root)
+    meta.setdefault("stages", {})[result.STAGE] = {"at": result.created, "result": paths.relative(path), "sha256": file_hash(path)}
+    for tid, task in result.tasks.items():
+        meta["tasks"][tid] = dict(task)
+    if status is not None:
+        meta["status"] = status
+
+
+def _same_but_time(a: dict, b: dict) -> bool:
+    """Equal as saved (JSON: tuples read back as lists), apart from when they were made."""
+    def saved(d: dict):
+        return json.loads(json_text({k: v for k, v in d.items() if k != "created"}))
+
+    return saved(a) == saved(b)
+
+
+def save(paths: IncrementPaths, meta: dict) -> None:
+    """Write the metadata (the living-docs index is regenerated by the stage runner once the stage is in place)."""
     meta["last_activity"] = now()
     write_json(paths.metadata, meta)
-    write_index(paths.root.parent)

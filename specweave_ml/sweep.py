@@ -15,6 +15,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from specweave_ml.results import Record
+
 
 def job_increments_dir() -> str | None:
     """The increments folder of this job when running under -m, else None (the configured folder)."""
@@ -35,8 +37,8 @@ def rows(sweep_dir: Path) -> list[dict[str, Any]]:
         overrides_file = job / "overrides.json"
         overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else []
         for meta_file in sorted(job.glob("increments/*/metadata.json")):
-            meta = json.loads(meta_file.read_text())
-            results = meta.get("results") or {}
+            record = Record.load(meta_file.parent)
+            meta, results = record.meta, record.evaluated.to_dict() if record.evaluated else {}
             metric = results.get("primary_metric", "")
             out.append({
                 "job": int(job.name), "overrides": " ".join(overrides), "increment": meta["id"],

@@ -180,7 +180,8 @@ def test_source_fingerprint_is_the_loaded_data(prepare, timed_csv):
     source = pd.read_csv(timed_csv, engine="pyarrow")
     assert read_json(root / "data" / "split.json")["source_fingerprint"] == fingerprint(source)
     assert read_json(root / "reports" / "profile.json")["fingerprint"] == fingerprint(source)
-    assert read_json(root / "metadata.json")["data"]["fingerprint"] == fingerprint(source)
+    assert read_json(root / "metadata.json")["data_fingerprint"] == fingerprint(source)
+    assert read_json(root / "reports" / "prepare.json")["fingerprint"] == fingerprint(source)
 
 
 def test_saved_rows_trace_back_to_the_source(prepare, timed_csv):

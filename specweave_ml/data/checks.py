@@ -115,7 +115,7 @@ def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> C
                         "use more data")
     check_target(frame[d.target], problem.task.value, cv_folds)
     if d.positive_class is not None:
-        from specweave_ml.training.labels import class_order
+        from specweave_ml.data.labels import class_order
 
         class_order(frame[d.target], problem.task.value, d.positive_class)  # raises if it is not a class
     if d.time_column:

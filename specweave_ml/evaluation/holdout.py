@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from specweave_ml.metrics import compute_all
-from specweave_ml.training.labels import encode
+from specweave_ml.data.labels import encode
 
 
 def predictions_frame(rows, y_true, y_pred, scores, task: str, classes) -> pd.DataFrame:

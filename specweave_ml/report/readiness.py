@@ -8,14 +8,14 @@ or contradicts the record (a hash that does not match, a gate not passed, tracki
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
-from specweave_ml.fileio import read_json
-from specweave_ml.packaging import directory_hash
+from specweave_ml.fileio import directory_hash, read_json
 from specweave_ml.paths import IncrementPaths
-from specweave_ml.serving.abtest import duration
+from specweave_ml.results import Record
+from specweave_ml.units import duration
 
 PASS, FAIL, NOT_YET = "PASS", "FAIL", "NOT YET"
 
@@ -26,13 +26,14 @@ class Item:
     status: str
     evidence: str
     detail: str
+    key: str = ""  # stable: what other code looks an item up by (set by ``checklist``)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def _rel(paths: IncrementPaths, path: Path) -> str:
-    return str(path.relative_to(paths.root))
+    return paths.relative(path)
 
 
 def model_versioned(paths: IncrementPaths, meta: dict) -> Item:
@@ -48,9 +49,8 @@ def model_versioned(paths: IncrementPaths, meta: dict) -> Item:
     return Item(name, PASS, _rel(paths, paths.model), f"sha256 {recorded[:12]} in metadata.json{where}")
 
 
-def experiments_tracked(meta: dict, run_exists: Callable[[str], bool]) -> Item:
+def experiments_tracked(tracking: dict, run_exists: Callable[[str], bool]) -> Item:
     name = "Experiments tracked and documented"
-    tracking = meta.get("tracking") or {}
     run = tracking.get("parent_run_id")
     if not run:
         return Item(name, FAIL, "", "tracking was off for the last training run")
@@ -60,11 +60,11 @@ def experiments_tracked(meta: dict, run_exists: Callable[[str], bool]) -> Item:
     return Item(name, PASS, f"mlflow run {run}", f"parent run with {len(children)} child runs in {tracking.get('uri')}")
 
 
-def baseline_documented(paths: IncrementPaths, results: Optional[dict]) -> Item:
+def baseline_documented(paths: IncrementPaths, results) -> Item:
     name = "Baseline comparison documented"
-    if not paths.baselines.exists() or not results:
-        return Item(name, FAIL, "", "no baseline evaluation")
-    gate = next(g for g in results["gates"] if g["name"] == "baseline_margin")
+    if not paths.baselines.exists() or results is None:
+        return Item(name, FAIL, "", "no baseline evaluation of the current model")
+    gate = next(g for g in results.gates if g["name"] == "baseline_margin")
     return Item(name, PASS if gate["passed"] else FAIL, _rel(paths, paths.baselines), gate["detail"])
 
 
@@ -104,8 +104,8 @@ def monitored(paths: IncrementPaths, meta: dict) -> Item:
         return Item(name, FAIL, _rel(paths, paths.reference_profile), "the reference profile describes another model: run stage=package")
     detail = (f"reference profile of {len(profile['features'])} features and the score; PSI alerts above the threshold in "
               "stage=monitor and on the server's /metrics (with request counts and latency)")
-    last = meta.get("monitoring")
-    if last:
+    last = read_json(paths.drift_report) if paths.drift_report.exists() else None
+    if last and last.get("model_sha256") == meta.get("model", {}).get("sha256"):
         alerts = last["alerts"][:5] + ([f"{len(last['alerts']) - 5} more"] if len(last["alerts"]) > 5 else [])
         detail += f"; last batch ({last['rows']} rows): " + (f"ALERT on {', '.join(alerts)}" if last["alert"] else "no drift")
     return Item(name, PASS, _rel(paths, paths.reference_profile), detail)
@@ -134,24 +134,27 @@ def rollback_ready(paths: IncrementPaths, meta: dict) -> Item:
     return Item(name, PASS, _rel(paths, paths.plan), f"stage=rollback restores models/previous (sha256 {previous[:12]})")
 
 
-def living_docs(index: Path, increment: str) -> Item:
+def living_docs(index: str, increment: str) -> Item:
     name = "Living docs updated (architecture, runbooks)"
-    if not index.exists() or increment not in index.read_text(encoding="utf-8"):
+    if f"[{increment}]" not in index:
         return Item(name, FAIL, "", "increments/README.md does not list this increment")
     return Item(name, PASS, "../README.md", "increments/README.md lists this increment with its latest results")
 
 
-def checklist(paths: IncrementPaths, meta: dict, budget_ms: float, index: Path, run_exists: Callable[[str], bool]) -> list[Item]:
-    results = meta.get("results")
-    return [
-        model_versioned(paths, meta),
-        experiments_tracked(meta, run_exists),
-        baseline_documented(paths, results),
-        cross_validated(paths),
-        explained(paths),
-        load_tested(paths, budget_ms),
-        monitored(paths, meta),
-        ab_ready(paths),
-        rollback_ready(paths, meta),
-        living_docs(index, meta["id"]),
-    ]
+def checklist(paths: IncrementPaths, record: Record, budget_ms: float, index: str,
+              run_exists: Callable[[str], bool]) -> dict[str, Item]:
+    """Every item, keyed (``checklist(...)["load_tested"]``), in the order the report shows them."""
+    meta = record.meta
+    items = {
+        "model_versioned": model_versioned(paths, meta),
+        "experiments_tracked": experiments_tracked(record.trained.tracking if record.trained else {}, run_exists),
+        "baseline_documented": baseline_documented(paths, record.evaluated),
+        "cross_validated": cross_validated(paths),
+        "explained": explained(paths),
+        "load_tested": load_tested(paths, budget_ms),
+        "monitored": monitored(paths, meta),
+        "ab_ready": ab_ready(paths),
+        "rollback_ready": rollback_ready(paths, meta),
+        "living_docs": living_docs(index, meta["id"]),
+    }
+    return {key: replace(item, key=key) for key, item in items.items()}

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from specweave_ml.errors import DataError
+from specweave_ml.units import duration
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -120,10 +121,6 @@ def plan(metric: Metric, mde: float, alpha: float, power: float, split: float, e
         split=split, n_champion=math.ceil(total * (1 - split)), n_challenger=math.ceil(total * split),
         units_per_second=units_per_second, days=days, feasible=days <= max_days, max_days=max_days, stopping_rules=rules,
     )
-
-
-def duration(days: float) -> str:
-    return f"{days * 24:.1f} hours" if days < 2 else f"{days:.1f} days"
 
 
 def render(p: ABPlan, increment: str, challenger: Optional[str], key_header: str) -> str:

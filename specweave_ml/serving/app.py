@@ -120,79 +120,51 @@ def _predictions(bundle: Bundle, scores: np.ndarray) -> list[dict]:
     return [{"prediction": v} for v in scores.tolist()]
 
 
-def create_app(champion: Bundle, config: ServerConfig, challenger: Optional[Bundle] = None):
-    """The app serving ``champion`` (and ``challenger`` on its share of keyed traffic)."""
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import Response
+class _Serving:
+    """What the routes share: the bundles, A/B routing, scoring, the drift window and the metrics."""
 
-    task = champion.model.task
-    classes = np.asarray(getattr(champion.model, "classes_", [])).tolist()
-    names = list(score_columns(np.zeros((1, max(len(classes), 1))) if task == "multiclass_classification" else np.zeros(1),
-                               task, classes))
-    window = None
-    if champion.profile is not None:
-        window = DriftWindow(champion.profile, list(champion.columns), names, config.drift_window)
-    metrics = ServingMetrics(score_buckets(champion.profile, names, task), window, config.psi_threshold, config.drift_min_rows)
-    for b in filter(None, (champion, challenger)):
-        metrics.info.labels(b.variant, b.increment, b.model_name, b.sha256, b.version or "").set(1)
-    Row = row_model(champion.columns)
-    Batch = batch_model(Row, config.max_batch_rows)
-    threshold = getattr(champion.model, "threshold", None) if task == "binary_classification" else None
-    header = config.key_header.lower()
+    def __init__(self, champion: Bundle, config: ServerConfig, challenger: Optional[Bundle]):
+        self.champion, self.config, self.challenger = champion, config, challenger
+        self.task = task = champion.model.task
+        self.classes = np.asarray(getattr(champion.model, "classes_", [])).tolist()
+        names = list(score_columns(np.zeros((1, max(len(self.classes), 1))) if task == "multiclass_classification" else np.zeros(1),
+                                   task, self.classes))
+        self.window = None
+        if champion.profile is not None:
+            self.window = DriftWindow(champion.profile, list(champion.columns), names, config.drift_window)
+        self.metrics = ServingMetrics(score_buckets(champion.profile, names, task), self.window, config.psi_threshold,
+                                      config.drift_min_rows)
+        for b in filter(None, (champion, challenger)):
+            self.metrics.info.labels(b.variant, b.increment, b.model_name, b.sha256, b.version or "").set(1)
+        self.threshold = getattr(champion.model, "threshold", None) if task == "binary_classification" else None
+        self.header = config.key_header.lower()
 
-    app = FastAPI(
-        title=f"{champion.increment}: {champion.model_name}", version=champion.sha256[:12],
-        description=f"Scores rows with the packaged model of {champion.increment}. "
-                    f"A/B: requests with a `{config.key_header}` header are routed stickily by it.",
-    )
-    app.add_middleware(Guard, max_body_bytes=config.max_body_bytes, metrics=metrics)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request, exc):
-        return _json(422, _safe_errors(exc.errors()))
-
-    def route(request) -> Bundle:
-        bundle = champion
-        if challenger is not None and assign(request.headers.get(header), config.split, config.salt) == CHALLENGER:
-            bundle = challenger
+    def route(self, request) -> Bundle:
+        """The bundle answering ``request`` (the challenger on its share of keyed traffic), noted on its state."""
+        bundle = self.champion
+        if self.challenger is not None and assign(request.headers.get(self.header), self.config.split, self.config.salt) == CHALLENGER:
+            bundle = self.challenger
         request.state.variant = bundle.variant
         return bundle
 
-    def score(bundle: Bundle, rows: list[list]) -> dict:
+    def score(self, bundle: Bundle, rows: list[list]) -> dict:
         scores = bundle.checked_scores(rows)
-        columns = score_columns(scores, task, classes)
-        metrics.scored(bundle.variant, columns)
-        if window is not None and bundle is champion:
-            window.add(rows, columns)
-        t = getattr(bundle.model, "threshold", None) if task == "binary_classification" else None
+        columns = score_columns(scores, self.task, self.classes)
+        self.metrics.scored(bundle.variant, columns)
+        if self.window is not None and bundle is self.champion:
+            self.window.add(rows, columns)
+        t = getattr(bundle.model, "threshold", None) if self.task == "binary_classification" else None
         return {"variant": bundle.variant, "model": bundle.sha256[:12], "threshold": t, "predictions": _predictions(bundle, scores)}
 
-    @app.post("/predict", response_model=PredictResponse, summary="Score one row")
-    async def predict(row: Row, request: Request):  # type: ignore[valid-type]
-        try:
-            out = score(route(request), [values(row)])
-        except Unscorable as err:
-            return _unscorable(err)
-        return _json(200, {"variant": out["variant"], "model": out["model"], "threshold": out["threshold"], **out["predictions"][0]})
-
-    @app.post("/predict/batch", response_model=BatchResponse, summary="Score a batch of rows")
-    async def predict_batch(batch: Batch, request: Request):  # type: ignore[valid-type]
-        bundle = route(request)
-        try:
-            return _json(200, await run_in_threadpool(score, bundle, [values(r) for r in batch.rows]))
-        except Unscorable as err:
-            return _unscorable(err, batch=True)
-
-    @app.post("/explain", response_model=ExplainResponse, summary="SHAP values of the champion for one row")
-    def explain_row(row: Row, request: Request):  # type: ignore[valid-type]
-        from specweave_ml.explain.shap_values import TREE_FAMILIES, explain
+    def explain(self, row, request):
+        """The champion's SHAP values for one row, or the 409/422 that says why not."""
+        from specweave_ml.explain.shap_values import NEEDS_BACKGROUND, explain
         from specweave_ml.serving.reference import background_frame
 
+        champion, task = self.champion, self.task
         request.state.variant = champion.variant
         frame = champion.frame([values(row)])
-        if champion.profile is None and champion.family not in TREE_FAMILIES:
+        if champion.profile is None and champion.explainer in NEEDS_BACKGROUND:
             return _json(409, {"detail": [{"loc": [], "type": "no_reference_profile",
                                            "msg": "explaining this model needs the background rows of its reference profile: run stage=package"}]})
         background = background_frame(champion.profile) if champion.profile else frame  # tree explainers ignore it
@@ -201,7 +173,7 @@ def create_app(champion: Bundle, config: ServerConfig, challenger: Optional[Bund
         except Unscorable as err:
             return _unscorable(err)
         with np.errstate(all="ignore"):
-            result = explain(champion.model, background, frame, task, champion.family)
+            result = explain(champion.model, background, frame, task, champion.explainer)
         cls = int(np.argmax(scores[0])) if task == "multiclass_classification" else None
         shap_values, base = result.for_class(None if cls is None else np.array([cls]))
         if not (np.isfinite(shap_values).all() and np.isfinite(base).all()):
@@ -209,20 +181,84 @@ def create_app(champion: Bundle, config: ServerConfig, challenger: Optional[Bund
         return _json(200, {
             "variant": champion.variant, "model": champion.sha256[:12], "explainer": result.explainer,
             "base_value": float(base[0]), "values": dict(zip(result.features, map(float, shap_values[0]))),
-            "explained_class": None if cls is None else classes[cls], "prediction": _predictions(champion, scores)[0],
+            "explained_class": None if cls is None else self.classes[cls], "prediction": _predictions(champion, scores)[0],
         })
+
+    def health(self) -> dict:
+        champion, challenger = self.champion, self.challenger
+        return {"status": "ok", "increment": champion.increment, "model": champion.describe(),
+                "challenger": challenger.describe() if challenger else None,
+                "split": self.config.split if challenger else None, "threshold": self.threshold,
+                "drift_reference": champion.profile is not None}
+
+
+def create_app(champion: Bundle, config: ServerConfig, challenger: Optional[Bundle] = None):
+    """The app serving ``champion`` (and ``challenger`` on its share of keyed traffic)."""
+    from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+
+    serving = _Serving(champion, config, challenger)
+    Row = row_model(champion.columns)
+    Batch = batch_model(Row, config.max_batch_rows)
+
+    app = FastAPI(
+        title=f"{champion.increment}: {champion.model_name}", version=champion.sha256[:12],
+        description=f"Scores rows with the packaged model of {champion.increment}. "
+                    f"A/B: requests with a `{config.key_header}` header are routed stickily by it.",
+    )
+    app.add_middleware(Guard, max_body_bytes=config.max_body_bytes, metrics=serving.metrics)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc):
+        return _json(422, _safe_errors(exc.errors()))
+
+    _add_predict_routes(app, serving, Row, Batch)
+    _add_explain_route(app, serving, Row)
+    _add_info_routes(app, serving)
+    app.state.metrics = serving.metrics
+    return app
+
+
+def _add_predict_routes(app, serving: _Serving, Row, Batch) -> None:
+    """``/predict`` and ``/predict/batch``, routed between champion and challenger."""
+    from fastapi import Request
+    from starlette.concurrency import run_in_threadpool
+
+    @app.post("/predict", response_model=PredictResponse, summary="Score one row")
+    async def predict(row: Row, request: Request):  # type: ignore[valid-type]
+        try:
+            out = serving.score(serving.route(request), [values(row)])
+        except Unscorable as err:
+            return _unscorable(err)
+        return _json(200, {"variant": out["variant"], "model": out["model"], "threshold": out["threshold"], **out["predictions"][0]})
+
+    @app.post("/predict/batch", response_model=BatchResponse, summary="Score a batch of rows")
+    async def predict_batch(batch: Batch, request: Request):  # type: ignore[valid-type]
+        bundle = serving.route(request)
+        try:
+            return _json(200, await run_in_threadpool(serving.score, bundle, [values(r) for r in batch.rows]))
+        except Unscorable as err:
+            return _unscorable(err, batch=True)
+
+
+def _add_explain_route(app, serving: _Serving, Row) -> None:
+    """``/explain``: SHAP values of the champion (a sync route: FastAPI runs it in its thread pool)."""
+    from fastapi import Request
+
+    @app.post("/explain", response_model=ExplainResponse, summary="SHAP values of the champion for one row")
+    def explain_row(row: Row, request: Request):  # type: ignore[valid-type]
+        return serving.explain(row, request)
+
+
+def _add_info_routes(app, serving: _Serving) -> None:
+    """``/health`` and the Prometheus ``/metrics``."""
+    from starlette.responses import Response
 
     @app.get("/health", summary="What is served")
     async def health():
-        return {"status": "ok", "increment": champion.increment, "model": champion.describe(),
-                "challenger": challenger.describe() if challenger else None,
-                "split": config.split if challenger else None, "threshold": threshold,
-                "drift_reference": champion.profile is not None}
+        return serving.health()
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus():
-        body, content_type = metrics.render()
+        body, content_type = serving.metrics.render()
         return Response(body, media_type=content_type)
-
-    app.state.metrics = metrics
-    return app

@@ -43,10 +43,10 @@ def render(paths: IncrementPaths, relative: Path, config: ServerConfig, model_me
     settings = replace(config, increment=IN_IMAGE, host="0.0.0.0", challenger=None, challenger_model="champion")
     cmd = ["python", "-m", "specweave_ml.serving", IN_IMAGE, "--settings", settings.to_json()]
     return "\n".join([
-        f"# {paths.root.name}: serves {model_meta.get('name')} (sha256 {model_meta['sha256'][:12]}) on port {config.port}.",
+        f"# {paths.name}: serves {model_meta.get('name')} (sha256 {model_meta['sha256'][:12]}) on port {config.port}.",
         "# Written by stage=package; build from the project root (after `dvc pull` if models/ lives in DVC):",
-        f"#   docker build -f {inc}/Dockerfile -t {paths.root.name} .",
-        f"#   docker run --rm -p {config.port}:{config.port} {paths.root.name}",
+        f"#   docker build -f {inc}/Dockerfile -t {paths.name} .",
+        f"#   docker run --rm -p {config.port}:{config.port} {paths.name}",
         "# The server checks the model's sha256 against metadata.json before it loads it.",
         f"FROM python:{python_version(paths.model)}-slim",
         "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 OMP_WAIT_POLICY=PASSIVE",
@@ -73,8 +73,8 @@ def render(paths: IncrementPaths, relative: Path, config: ServerConfig, model_me
 
 def write_dockerfile(paths: IncrementPaths, project_root: Path, config: ServerConfig, model_meta: dict) -> Path:
     try:
-        relative = paths.root.resolve().relative_to(Path(project_root).resolve())
+        relative = paths.final.resolve().relative_to(Path(project_root).resolve())
     except ValueError:
-        relative = Path("increments") / paths.root.name
+        relative = Path("increments") / paths.name
     write_text(paths.dockerfile, render(paths, relative, config, model_meta))
     return paths.dockerfile

@@ -13,18 +13,14 @@ from specweave_ml.errors import DataError
 from specweave_ml.paths import IncrementPaths
 
 
-def _short(entry: dict) -> str:
-    reg = (entry.get("registered") or {}).get("version")
-    return f"{entry.get('name', '?')} (sha256 {entry.get('sha256', '?')[:12]}" + (f", registered v{reg})" if reg else ")")
-
-
 def rollback(paths: IncrementPaths, meta: dict, check_version: Optional[Callable[[str, str], None]] = None,
              move_alias: Optional[Callable[[str, str], None]] = None, when: str = "") -> dict:
     """Swap ``models/previous`` and ``models/champion`` and their records in ``meta``; returns what was done.
 
     ``check_version(name, version)`` raises if the registry lacks the version; it runs before any file moves.
     """
-    from specweave_ml.packaging import ModelIntegrityError, directory_hash
+    from specweave_ml.fileio import directory_hash
+    from specweave_ml.packaging import ModelIntegrityError
 
     current, previous = dict(meta.get("model") or {}), dict(meta.get("previous_model") or {})
     if not paths.previous_model.exists() or not previous.get("sha256"):
@@ -46,12 +42,8 @@ def rollback(paths: IncrementPaths, meta: dict, check_version: Optional[Callable
     if swap.exists():
         swap.rename(paths.previous_model)
 
-    # The evaluation on record follows its model (stage=package keeps a copy in the model's entry).
-    replaced = {**current, "sha256": directory_hash(paths.previous_model) if paths.previous_model.exists() else current.get("sha256"),
-                "results": current.get("results") or meta.get("results")}
-    meta.pop("results", None)
-    if previous.get("results"):
-        meta["results"] = previous["results"]
+    _swap_evaluations(paths)
+    replaced = {**current, "sha256": directory_hash(paths.previous_model) if paths.previous_model.exists() else current.get("sha256")}
     meta["model"], meta["previous_model"] = previous, replaced
 
     alias = None
@@ -65,27 +57,13 @@ def rollback(paths: IncrementPaths, meta: dict, check_version: Optional[Callable
     return record
 
 
-def plan_lines(meta: dict) -> list[str]:
-    """The rollback plan, as written into plan.md."""
-    current, previous = meta.get("model") or {}, meta.get("previous_model") or {}
-    lines = []
-    if current:
-        lines.append(f"- Serving: `models/champion`, {_short(current)}.")
-    if previous.get("sha256"):
-        lines.append(f"- Kept for rollback: `models/previous`, {_short(previous)}.")
-    else:
-        lines.append("- No previous champion yet: the next `stage=train` keeps this one in `models/previous`. Until then, "
-                     "rolling back means taking the endpoint out of service and falling back to the process it replaced.")
-    lines += [
-        "- Roll back when the drift report or the server's `specweave_drift_columns_alerting` gauge alerts on the score, "
-        "`/metrics` shows errors or p95 latency over the budget, or an A/B stopping rule trips.",
-        "- How: `python -m specweave_ml problem=<brief> stage=rollback` swaps `models/champion` and `models/previous` with "
-        "their hashes in metadata.json, moves the MLflow alias `champion` to the restored version, and re-profiles it for "
-        "drift. Running it again rolls forward.",
-        "- Then restart the server (`stage=serve`, or rebuild and redeploy the increment's Dockerfile): it checks the "
-        "restored model's hash before loading it, and `/health` shows that hash.",
-        "- The holdout evaluation on record moves with its model; the files under `reports/` describe the last training.",
-    ]
-    for r in meta.get("rollbacks", [])[-3:]:
-        lines.append(f"- Rolled back {r['at']}: {r['from'][:12]} -> {r['to'][:12]}; alias {r['alias']}.")
-    return lines
+def _swap_evaluations(paths: IncrementPaths) -> None:
+    """The holdout evaluation on record follows its model (``stage=train`` kept the replaced one's beside it)."""
+    for current, kept in paths.evaluation_pairs:
+        swap = kept.with_name(f".{kept.name}.rollback")
+        if current.exists():
+            current.rename(swap)
+        if kept.exists():
+            kept.rename(current)
+        if swap.exists():
+            swap.rename(kept)

@@ -26,9 +26,10 @@ class ServerFailed(SpecweaveError):
 
 
 def build_app(config: ServerConfig):
-    """Load the champion (and the challenger), check they take the same input, and build the app."""
+    """Load the champion (and the challenger), check they take the same input, and build the family's app."""
+    from specweave_ml import families
     from specweave_ml.errors import ConfigError
-    from specweave_ml.serving.app import create_app
+    from specweave_ml.fileio import read_json
     from specweave_ml.serving.bundle import load_bundle
 
     champion = load_bundle(config.increment)
@@ -44,7 +45,8 @@ def build_app(config: ServerConfig):
         if answers[0] != answers[1]:
             raise ConfigError("serving.ab.challenger", f"its model answers {answers[1]}, the champion {answers[0]}",
                               "A/B-test models of the same task and classes")
-    return create_app(champion, config, challenger)
+    meta = read_json(Path(config.increment) / "metadata.json")  # load_bundle checked that it exists
+    return families.named(meta.get("family", "tabular")).app(champion, config, challenger)
 
 
 def serve(config: ServerConfig) -> None:

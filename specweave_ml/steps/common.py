@@ -8,10 +8,11 @@ import pandas as pd
 
 from specweave_ml.context import Context
 from specweave_ml.data.split import fingerprint
-from specweave_ml.errors import DataError, NotTrainableYet
+from specweave_ml.errors import DataError
 from specweave_ml.fileio import read_json
 from specweave_ml.plan import Plan
 from specweave_ml.resolver import DataFacts
+from specweave_ml.results import Prepared
 
 
 def require(path, stage: str) -> None:
@@ -20,14 +21,21 @@ def require(path, stage: str) -> None:
 
 
 def planned(ctx: Context) -> Plan:
-    """The plan, resolved from the prepared data's profile (no need to reload the raw data)."""
-    require(ctx.paths.profile, "prepare")
-    prof = read_json(ctx.paths.profile)
-    classes = len(prof["class_balance"]) if "class_balance" in prof else None
-    plan = ctx.plan(DataFacts(prof["rows"], prof.get("minority_share"), classes))
-    if not plan.trainable:
-        raise NotTrainableYet("problem.modality", f"{plan.modality} models cannot be trained yet", "use a tabular brief")
+    """The plan, resolved from what ``stage=prepare`` recorded of the data (no need to reload it)."""
+    ctx.trainable_family()
+    prepared = Prepared.require(ctx.paths.root)
+    plan = ctx.plan(DataFacts(prepared.rows, prepared.minority_share, prepared.n_classes))
+    require_trainable(plan)
     return plan
+
+
+def require_trainable(plan: Plan) -> None:
+    if not plan.trainable:
+        from specweave_ml.errors import NotTrainableYet
+
+        blocked = ", ".join(c.name for c in plan.candidates if not c.trainable)
+        raise NotTrainableYet("model", f"{blocked} cannot be trained for a {plan.modality} {plan.task} brief yet",
+                              "pick a trainable model (model=<name>), or run stage=plan to see the plan")
 
 
 def load_split(ctx: Context, part: str) -> pd.DataFrame:

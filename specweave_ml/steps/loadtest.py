@@ -6,14 +6,13 @@ brief's ``latency_p95_ms``; the readiness checklist and the report read that fil
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
 from specweave_ml import docs, state
 from specweave_ml.context import Context
-from specweave_ml.errors import DataError, GateFailed
-from specweave_ml.fileio import write_json
+from specweave_ml.errors import GateFailed
+from specweave_ml.results import LoadTested, Trained
 from specweave_ml.packaging import signature_columns
 from specweave_ml.serving import loadtest
 from specweave_ml.serving.server import free_port, running_server
@@ -25,40 +24,29 @@ log = logging.getLogger(__name__)
 PAYLOAD_ROWS = 1000
 
 
-def payloads(ctx: Context, n: int = PAYLOAD_ROWS) -> list[bytes]:
-    """Request bodies: complete rows of the holdout, as a client would send them."""
-    columns = list(signature_columns(ctx.paths.model))
-    rows = load_split(ctx, "test")[columns].dropna()
-    if rows.empty:
-        raise DataError(str(ctx.paths.test), "no complete row (every row has a missing value) to send",
-                        "the server refuses missing values; load-test with complete rows")
-    rows = rows.sample(n=min(n, len(rows)), random_state=ctx.seed)
-    return [json.dumps(r).encode() for r in rows.to_dict(orient="records")]
-
-
-def run(ctx: Context) -> dict:
-    plan, paths, lt = planned(ctx), ctx.paths, ctx.cfg.serving.loadtest
+def run(ctx: Context) -> LoadTested:
+    plan, paths, lt, family = planned(ctx), ctx.paths, ctx.cfg.serving.loadtest, ctx.trainable_family()
     require(paths.model, "train")
     config = server_config(ctx.cfg.serving, paths, port=free_port())
-    bodies = payloads(ctx)
+    endpoint, bodies = family.requests(load_split(ctx, "test"), signature_columns(paths.model), PAYLOAD_ROWS, ctx.seed)
     budget = float(ctx.problem.constraints.latency_p95_ms)
     log.info("load test of %s: %g requests/s for %g s (open loop) against a server on 127.0.0.1", plan.increment, lt.rate, lt.duration_s)
     with running_server(config, lt.startup_timeout_s) as url:
-        result = loadtest.run(f"{url}/predict", bodies, lt.rate, lt.duration_s, lt.timeout_s)
+        result = loadtest.run(f"{url}{endpoint}", bodies, lt.rate, lt.duration_s, lt.timeout_s)
     meta = state.load(paths)
     passed = result.p95_ms <= budget and result.error_rate == 0
-    out = {**result.to_dict(), "endpoint": "/predict", "budget_p95_ms": budget, "passed": passed,
-           "model_sha256": meta.get("model", {}).get("sha256"), "created": state.now(),
-           "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg())}
-    write_json(paths.loadtest, out)
-
     note = (f"p95 {result.p95_ms:.1f} ms (budget {budget:g}), p99 {result.p99_ms:.1f} ms, {result.achieved_rate:.1f} of "
             f"{lt.rate:g} requests/s, errors {result.error_rate:.2%}")
-    state.set_task(meta, "T-010", state.DONE if passed else state.FAILED, note)
+    out = LoadTested(**result.to_dict(), endpoint=endpoint, budget_p95_ms=budget, passed=passed,
+                     model_sha256=meta.get("model", {}).get("sha256"),
+                     load_average=" ".join(f"{x:.2f}" for x in os.getloadavg()),
+                     tasks={"T-010": {"status": state.DONE if passed else state.FAILED, "note": note}})
+    state.record(paths, meta, out)
     state.save(paths, meta)
-    docs.write_all(paths, plan, ctx.problem, meta)
+    docs.write_all(paths, plan, ctx.problem)
+    trained = Trained.load(paths.root, strict=False)
     Tracker(ctx.cfg.tracking, ctx.cfg.paths.root).log(
-        meta.get("tracking", {}).get("parent_run_id"),
+        trained.tracking.get("parent_run_id") if trained else None,
         metrics={"loadtest_p50_ms": result.p50_ms, "loadtest_p95_ms": result.p95_ms, "loadtest_p99_ms": result.p99_ms,
                  "loadtest_achieved_rps": result.achieved_rate, "loadtest_error_rate": result.error_rate})
     (log.info if passed else log.warning)("load test %s: %s", "passed" if passed else "FAILED", note)

@@ -11,13 +11,12 @@ from pathlib import Path
 
 from specweave_ml import state
 from specweave_ml.context import Context
+from specweave_ml.data.inputs import conform, read_input
 from specweave_ml.errors import ConfigError, DataError, GateFailed
 from specweave_ml.fileio import write_json
 from specweave_ml.packaging import load_model, signature_columns
 from specweave_ml.serving import drift
 from specweave_ml.serving.bundle import read_profile
-from specweave_ml.serving.settings import validate
-from specweave_ml.steps.predict import _read, conform
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +25,17 @@ def run(ctx: Context) -> dict:
     paths, cfg = ctx.paths, ctx.cfg.serving.drift
     if not ctx.cfg.input:
         raise ConfigError("input", "stage=monitor needs input=<batch file>", "e.g. input=today.csv (CSV or Parquet with the model's columns)")
-    validate(ctx.cfg.serving)
     meta = state.load(paths)
     sha = meta.get("model", {}).get("sha256")
     model = load_model(paths.model, sha)
     profile = read_profile(paths, sha)
-    batch = conform(_read(Path(ctx.cfg.input)), signature_columns(paths.model))
+    batch = conform(read_input(Path(ctx.cfg.input)), signature_columns(paths.model))
     if batch.empty:
         raise DataError("input", f"'{ctx.cfg.input}' has no rows", "give a batch with at least one row")
     scores = drift.score_columns(model.scores(batch), model.task, profile["classes"])
     report = drift.report(profile, batch, scores, cfg.psi_threshold, cfg.ks_alpha)
     report.update(created=state.now(), input=str(ctx.cfg.input), model_sha256=sha)
-    write_json(paths.drift_report, report)
-
-    meta["monitoring"] = {"last_report": str(paths.drift_report.relative_to(paths.root)), "at": report["created"],
-                          "rows": report["rows"], "alert": report["alert"], "alerts": report["alerts"]}
-    state.save(paths, meta)
+    write_json(paths.drift_report, {"schema_version": 1, "stage": "monitor", **report})
     for warning in report["warnings"]:
         log.warning("drift: %s", warning)
     worst = max(report["features"] + report["scores"], key=lambda r: r["psi"])

@@ -8,13 +8,15 @@ from omegaconf import OmegaConf
 
 from specweave_ml import docs, state
 from specweave_ml.context import Context
-from specweave_ml.fileio import read_json, write_json, write_text
+from specweave_ml.fileio import read_json, write_text
 from specweave_ml.report.html import render
-from specweave_ml.report.living import write_index
-from specweave_ml.report.readiness import FAIL, PASS, checklist
+from specweave_ml.report.living import render_index
+from specweave_ml.report.readiness import FAIL, NOT_YET, PASS, checklist
+from specweave_ml.results import Readiness, Record
 from specweave_ml.steps.common import planned
 
 log = logging.getLogger(__name__)
+AS_TASK = {PASS: state.DONE, FAIL: state.FAILED}
 
 
 def _run_exists(ctx: Context):
@@ -33,35 +35,40 @@ def _run_exists(ctx: Context):
     return check
 
 
-def run(ctx: Context) -> list[dict]:
+def operations_task(items: dict) -> dict:
+    """T-011 from the monitoring, A/B and rollback items: FAIL if one fails, done when all pass."""
+    ops = [items[k] for k in ("monitored", "ab_ready", "rollback_ready")]
+    verdict = FAIL if any(i.status == FAIL for i in ops) else PASS if all(i.status == PASS for i in ops) else NOT_YET
+    return {"status": AS_TASK.get(verdict, state.NOT_YET), "note": "; ".join(f"{i.item.split(' ')[0]}: {i.detail}" for i in ops)}
+
+
+def run(ctx: Context) -> Readiness:
     plan, paths = planned(ctx), ctx.paths
     meta = state.load(paths)
-    index = write_index(paths.root.parent)  # first, so the checklist can see this increment listed
-    items = [i.to_dict() for i in checklist(paths, meta, plan.gates.latency_p95_ms, index, _run_exists(ctx))]
-    counts = {s: sum(i["status"] == s for i in items) for s in (PASS, FAIL, "NOT YET")}
-    summary = f"{counts[PASS]}/{len(items)} pass, {counts[FAIL]} fail, {counts['NOT YET']} not yet"
-    write_json(paths.readiness, {"summary": summary, "items": items})
-    meta["readiness"] = {"summary": summary, "counts": counts}
-    status = {PASS: state.DONE, FAIL: state.FAILED}
-    state.set_task(meta, "T-010", status.get(items[5]["status"], state.NOT_YET), items[5]["detail"])
-    operations = items[6:9]  # monitoring, A/B, rollback
-    verdict = FAIL if any(i["status"] == FAIL for i in operations) else PASS if all(i["status"] == PASS for i in operations) else "NOT YET"
-    state.set_task(meta, "T-011", status.get(verdict, state.NOT_YET), "; ".join(f"{i['item'].split(' ')[0]}: {i['detail']}" for i in operations))
+    # The index as it will read once this stage is in place (this increment listed with its latest record).
+    index = render_index(paths.increments_dir, staged=paths.root)
+    items = checklist(paths, Record.load(paths.root), plan.gates.latency_p95_ms, index, _run_exists(ctx))
+    counts = {s: sum(i.status == s for i in items.values()) for s in (PASS, FAIL, NOT_YET)}
+    summary = f"{counts[PASS]}/{len(items)} pass, {counts[FAIL]} fail, {counts[NOT_YET]} not yet"
+    load = items["load_tested"]
+    result = Readiness(summary=summary, counts=counts, items=[i.to_dict() for i in items.values()], tasks={
+        "T-010": {"status": AS_TASK.get(load.status, state.NOT_YET), "note": load.detail}, "T-011": operations_task(items)})
+    state.record(paths, meta, result)
+    state.save(paths, meta)
 
-    def load(path):
+    def read(path):
         return read_json(path) if path.exists() else None
 
-    ev = {"meta": meta, "profile": load(paths.profile), "cv": load(paths.cv), "baselines": load(paths.baselines),
-          "metrics": load(paths.metrics), "shap": load(paths.shap_summary), "antipatterns": load(paths.antipatterns),
-          "loadtest": load(paths.loadtest), "readiness": items}
+    record = Record.load(paths.root)
+    ev = {"meta": meta, "profile": read(paths.profile), "cv": read(paths.cv), "baselines": read(paths.baselines),
+          "metrics": read(paths.metrics) if record.evaluated else None, "shap": read(paths.shap_summary),
+          "antipatterns": read(paths.antipatterns), "loadtest": read(paths.loadtest), "readiness": result.items}
     images = {
         "holdout": [(p, p.stem.replace("_", " ")) for p in sorted(paths.plots.glob("*.png"))],
         "shap": [(p, p.stem.replace("_", " ")) for p in sorted(paths.shap.glob("*.png"))],
         "tuning": [(p, p.stem.replace("_", " ")) for p in sorted(paths.tuning_reports.glob("*.png"))],
     }
-    brief_yaml = OmegaConf.to_yaml(ctx.cfg.problem)
-    write_text(paths.report, render(plan, brief_yaml, ev, images))
-    state.save(paths, meta)
-    docs.write_all(paths, plan, ctx.problem, meta)
-    log.info("report %s: readiness %s -> %s", plan.increment, summary, paths.report)
-    return items
+    write_text(paths.report, render(plan, OmegaConf.to_yaml(ctx.cfg.problem), ev, images))
+    docs.write_all(paths, plan, ctx.problem)
+    log.info("report %s: readiness %s -> %s", plan.increment, summary, paths.final / paths.relative(paths.report))
+    return result

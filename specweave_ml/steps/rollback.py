@@ -37,21 +37,20 @@ def _registry(ctx: Context):
 
 
 def run(ctx: Context) -> dict:
-    plan, paths = planned(ctx), ctx.paths
+    plan, paths, family = planned(ctx), ctx.paths, ctx.trainable_family()
     meta = state.load(paths)
     record = rollback(paths, meta, *_registry(ctx), when=state.now())
     restored = meta["model"]
     try:
         model = load_model(paths.model, restored["sha256"])
-        features = load_split(ctx, "train")[split_info(ctx)["features"]]
-        family = restored.get("family") or (ctx.models[restored["name"]].family if restored.get("name") in ctx.models else "other")
-        write_reference(paths, model, features, restored, family, ctx.cfg.serving.drift.bins, ctx.cfg.explain.background_rows, ctx.seed)
+        example = family.example_input(load_split(ctx, "train"), split_info(ctx))
+        write_reference(paths, model, example, restored, ctx.cfg.serving.drift.bins, ctx.cfg.explain.background_rows, ctx.seed)
     except DataError as err:
         log.warning("drift reference not rebuilt for the restored model (%s): the server runs without drift gauges", err.message)
     state.set_task(meta, "T-009", state.DONE, f"rolled back to {restored.get('name')} (sha256 {restored['sha256'][:12]}); "
                    f"alias {record['alias']}")
     state.save(paths, meta)
-    docs.write_all(paths, plan, ctx.problem, meta)
+    docs.write_all(paths, plan, ctx.problem)
     log.info("rolled back %s: %s -> %s; alias %s. Restart the server to serve it.", plan.increment,
              (record["from"] or "?")[:12], record["to"][:12], record["alias"])
     return record

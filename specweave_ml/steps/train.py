@@ -1,4 +1,4 @@
-"""``stage=train``: baselines and candidates cross-validated, the best one refitted and saved."""
+"""``stage=train``: the family fits baselines and candidates on the saved folds; the best one is saved and tracked."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import shutil
 
 from specweave_ml import docs, state
 from specweave_ml.context import Context
-from specweave_ml.fileio import write_json
+from specweave_ml.families.base import FitRequest
+from specweave_ml.fileio import directory_hash, write_json
 from specweave_ml.gates import cv_spread_gate, overfit_gate
-from specweave_ml.packaging import directory_hash, save_model
+from specweave_ml.models.registry import entry, params_for
+from specweave_ml.packaging import save_model
+from specweave_ml.results import Evaluated, Packaged, Trained
 from specweave_ml.steps.common import load_split, planned, progress, split_info
 from specweave_ml.tracking import Tracker, git_commit
-from specweave_ml.models.registry import params_for
-from specweave_ml.training.train import TuningSettings, train
+from specweave_ml.training.train import TuningSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,9 @@ def tuning_settings(ctx: Context) -> TuningSettings | None:
     storage = t.storage or f"sqlite:///{(ctx.paths.tuning / 'optuna.db').resolve()}"
     return TuningSettings(
         # Leave a quarter of the budget for the baselines, the untuned CV and the final fits.
-        phases=list(t.phases), budget_seconds=ctx.problem.constraints.budget_minutes * 60 * 0.75,
+        phases=[p.value for p in t.phases], budget_seconds=ctx.problem.constraints.budget_minutes * 60 * 0.75,
         budget_shares=dict(t.budget_shares), max_trials=dict(t.max_trials), early_stopping_rounds=t.early_stopping_rounds,
-        train_score_rows=t.train_score_rows, storage_url=storage, study_prefix=state.study_key(ctx.cfg), pruner=t.pruner,
+        train_score_rows=t.train_score_rows, storage_url=storage, study_prefix=state.study_key(ctx.cfg), pruner=t.pruner.value,
     )
 
 
@@ -64,51 +66,37 @@ def write_tuning(paths, result, metric: str) -> list:
     return written
 
 
-def run(ctx: Context) -> None:
-    plan, paths = planned(ctx), ctx.paths
-    info = split_info(ctx)
-    frame = load_split(ctx, "train")
-    features, target = info["features"], info["target"]
-    n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
-    with progress(ctx, n_fits, f"{plan.increment} CV") as bar:
-        result = train(plan, ctx.models, frame, features, target, ctx.seed, ctx.selection.class_weighting,
-                       ctx.problem.metrics.cost_ratio, on_fold=lambda: bar.update(1), tuning=tuning_settings(ctx),
-                       positive_class=ctx.problem.data.positive_class)
-
+def cv_report(plan, result) -> dict:
+    """``reports/cv.json``: every baseline's and candidate's fold scores, with the spread and overfitting checks."""
     metric, g = plan.primary_metric, plan.gates
-    cv_report = {"metric": metric, "cv_strategy": plan.split.cv_strategy, "cv_folds": plan.split.cv_folds,
-                 "chosen": result.chosen, "baselines": [], "candidates": []}
-    for r in result.baselines:
-        cv_report["baselines"].append(r.summary())
+    report = {"metric": metric, "cv_strategy": plan.split.cv_strategy, "cv_folds": plan.split.cv_folds,
+              "chosen": result.chosen, "baselines": [r.summary() for r in result.baselines], "candidates": []}
     for r in result.candidates:
         flags = [cv_spread_gate(metric, r.val_scores, g.cv_std), overfit_gate(metric, r.train_mean, r.mean, g.train_val_gap)]
-        cv_report["candidates"].append({**r.summary(), "checks": [f.to_dict() for f in flags]})
+        report["candidates"].append({**r.summary(), "checks": [f.to_dict() for f in flags]})
         for f in flags:
             if not f.passed:
                 log.warning("%s: %s: %s", r.name, f.detail, f.advice)
+    return report
 
-    meta = state.load(paths)
+
+def track(ctx: Context, plan, result, info: dict, meta: dict, tuning_files: list) -> dict:
+    """One parent run, a child run per baseline, candidate and tuning phase; returns what the result records."""
+    metric = plan.primary_metric
     tracker = Tracker(ctx.cfg.tracking, ctx.cfg.paths.root)
     parent = tracker.start_parent(plan.increment, {
         "git_commit": git_commit(ctx.cfg.paths.root), "data_fingerprint": info["source_fingerprint"],
         "config_hash": meta.get("config_hash", ""), "stage": ctx.cfg.stage})
+    tags = {"increment": plan.increment, "data_fingerprint": info["source_fingerprint"]}
     children = {}
     for r in result.baselines + result.candidates:
         params = ({"strategy": r.name} if r.kind == "baseline"
                   else params_for(ctx.models[r.name], plan.task) | {"class_weighting": result.weighting})
         metrics = {f"cv_{metric}_mean": r.mean, f"cv_{metric}_std": r.std, f"cv_{metric}_train_mean": r.train_mean,
                    **{f"cv_{metric}_fold_{i}": s for i, s in enumerate(r.val_scores)}}
-        children[r.name] = tracker.log_child(parent, r.name, r.kind, dict(params), metrics,
-                                             {"increment": plan.increment, "data_fingerprint": info["source_fingerprint"]})
+        children[r.name] = tracker.log_child(parent, r.name, r.kind, dict(params), metrics, tags)
     tracker.log(parent, params={"chosen": result.chosen, "primary_metric": metric, "threshold": result.threshold,
                                 "class_weighting": result.weighting, "cv_strategy": plan.split.cv_strategy})
-
-    if paths.model.exists():  # keep the previous champion for rollback
-        shutil.rmtree(paths.previous_model, ignore_errors=True)
-        shutil.copytree(paths.model, paths.previous_model)
-        meta["previous_model"] = {**meta.get("model", {}), "sha256": directory_hash(paths.previous_model)}
-    digest = save_model(result.model, paths.model, frame[features])
-    tuning_files = write_tuning(paths, result, metric)
     for model_name, report in result.tuning.items():
         for phase in report["phases"]:
             run = tracker.log_child(parent, f"{model_name}:{phase['phase']}", "tuning",
@@ -116,35 +104,73 @@ def run(ctx: Context) -> None:
                                     {f"best_cv_{metric}": phase["best_value"], "trials": phase["trials_finished"],
                                      "pruned": phase["trials_pruned"], "seconds": phase["seconds"]},
                                     {"increment": plan.increment, "phase": phase["phase"], "model": model_name})
-            tracker.log(run, artifacts=[f for f in tuning_files if f.stem == f"{model_name}_{phase['phase']}"], artifact_dir="tuning")
-    write_json(paths.cv, cv_report)
-    write_json(paths.training, {
-        "chosen": result.chosen, "threshold": result.threshold, "threshold_rule": result.threshold_rule,
-        "class_weighting": result.weighting, "classes": result.classes, "tuning": result.tuning,
-        "params": {k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
-    })
-    meta["model"] = {"name": result.chosen, "path": str(paths.model.relative_to(paths.root)), "sha256": digest,
-                     "threshold": result.threshold}
-    meta["tracking"] = {"uri": tracker.uri if tracker.enabled else None, "parent_run_id": parent, "child_runs": children}
-    meta["tuning"] = {m: {"untuned_cv": r["untuned_cv"], "tuned_cv": r.get("tuned_cv"), "kept": r["kept"], "best_params": r["best_params"],
-                          "phases": [{k: p[k] for k in ("phase", "trials_finished", "trials_pruned", "best_value", "best_params",
-                                                          "seconds", "regularised")} for p in r["phases"]]}
-                      for m, r in result.tuning.items()}
-    meta.pop("results", None)  # the previous evaluation described another model
+            stem = f"{model_name}_{phase['phase']}"
+            tracker.log(run, artifacts=[f for f in tuning_files if f.stem == stem], artifact_dir="tuning")
+    return {"uri": tracker.uri if tracker.enabled else None, "parent_run_id": parent, "child_runs": children}
+
+
+def keep_previous(paths, meta: dict) -> None:
+    """The champion about to be replaced, with its record and evaluation, kept in models/previous for rollback."""
+    if not paths.model.exists():
+        return
+    shutil.rmtree(paths.previous_model, ignore_errors=True)
+    shutil.copytree(paths.model, paths.previous_model)
+    packaged = Packaged.load(paths.root, strict=False)
+    registered = packaged.registered if packaged and packaged.sha256 == meta.get("model", {}).get("sha256") else None
+    meta["previous_model"] = {**meta.get("model", {}), "registered": registered, "sha256": directory_hash(paths.previous_model)}
+    evaluated = Evaluated.load(paths.root, strict=False)
+    current = evaluated is not None and evaluated.model_sha256 == meta.get("model", {}).get("sha256")
+    for path, kept in paths.evaluation_pairs:
+        kept.unlink(missing_ok=True)
+        if current and path.exists():
+            shutil.copyfile(path, kept)
+
+
+def task_notes(ctx: Context, result, metric: str, digest: str) -> dict:
     chosen = next(r for r in result.candidates if r.name == result.chosen)
-    state.set_task(meta, "T-003", state.DONE, "imputation, scaling and encoding fitted inside each pipeline")
-    state.set_task(meta, "T-004", state.DONE, ", ".join(f"{r.name} {r.mean:.4f}" for r in result.baselines) + f" (CV {metric})")
-    state.set_task(meta, "T-005", state.DONE, f"chosen {result.chosen}: CV {metric} {chosen.mean:.4f} ± {chosen.std:.4f}; "
-                   + ", ".join(f"{r.name} {r.mean:.4f}" for r in result.candidates))
+    done = state.DONE
+    notes = {
+        "T-003": (done, "imputation, scaling and encoding fitted inside each pipeline"),
+        "T-004": (done, ", ".join(f"{r.name} {r.mean:.4f}" for r in result.baselines) + f" (CV {metric})"),
+        "T-005": (done, f"chosen {result.chosen}: CV {metric} {chosen.mean:.4f} ± {chosen.std:.4f}; "
+                  + ", ".join(f"{r.name} {r.mean:.4f}" for r in result.candidates)),
+        "T-006": (state.SKIPPED, f"tuning={ctx.tuning.name}: default hyperparameters"),
+        "T-007": (state.TODO, ""),
+        "T-009": (state.TODO, f"saved to models/champion (sha256 {digest[:12]}); not registered yet"),
+    }
     if result.tuning:
-        state.set_task(meta, "T-006", state.DONE, "; ".join(
-            f"{m}: " + ", ".join(f"{p['phase']} {p['best_value']:.4f}" if p["best_value"] is not None else f"{p['phase']} -" for p in r["phases"])
+        notes["T-006"] = (done, "; ".join(
+            f"{m}: " + ", ".join(f"{p['phase']} {p['best_value']:.4f}" if p["best_value"] is not None else f"{p['phase']} -"
+                                 for p in r["phases"])
             + f" (untuned {r['untuned_cv']:.4f}, kept {r['kept'].split(':')[0]})" for m, r in result.tuning.items()))
-    else:
-        state.set_task(meta, "T-006", state.SKIPPED, f"tuning={ctx.tuning.name}: default hyperparameters")
-    state.set_task(meta, "T-007", state.TODO, "")
-    state.set_task(meta, "T-009", state.TODO, f"saved to {meta['model']['path']} (sha256 {digest[:12]}); not registered yet")
-    meta["status"] = "trained"
+    return {tid: {"status": s, "note": n} for tid, (s, n) in notes.items()}
+
+
+def run(ctx: Context) -> Trained:
+    plan, paths, family = planned(ctx), ctx.paths, ctx.trainable_family()
+    info, frame = split_info(ctx), load_split(ctx, "train")
+    n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
+    with progress(ctx, n_fits, f"{plan.increment} CV") as bar:
+        result = family.fit(FitRequest(plan, ctx.models, frame, info, ctx.problem, ctx.seed, ctx.selection.class_weighting.value,
+                                       tuning_settings(ctx), on_fold=lambda: bar.update(1)))
+    metric = plan.primary_metric
+    meta = state.load(paths)
+    keep_previous(paths, meta)
+    requirements = entry(result.chosen).pip_requirements
+    digest = save_model(result.model, paths.model, family.example_input(frame, info), requirements)
+    tuning_files = write_tuning(paths, result, metric)
+    write_json(paths.cv, cv_report(plan, result))
+    chosen = next(r for r in result.candidates if r.name == result.chosen)
+    trained = Trained(
+        chosen=result.chosen, metric=metric, cv_mean=chosen.mean, cv_std=chosen.std, threshold=result.threshold,
+        threshold_rule=result.threshold_rule, class_weighting=result.weighting, classes=result.classes,
+        params={k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
+        tuning=result.tuning, tracking=track(ctx, plan, result, info, meta, tuning_files),
+        model={"name": result.chosen, "path": paths.relative(paths.model), "sha256": digest, "requirements": requirements},
+        tasks=task_notes(ctx, result, metric, digest))
+    meta["model"] = {"name": result.chosen, "sha256": digest, "registered": None}
+    state.record(paths, meta, trained, status="trained")
     state.save(paths, meta)
-    docs.write_all(paths, plan, ctx.problem, meta)
+    docs.write_all(paths, plan, ctx.problem)
     log.info("trained %s: chosen %s (CV %s %.4f)", plan.increment, result.chosen, metric, chosen.mean)
+    return trained

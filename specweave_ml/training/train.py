@@ -17,30 +17,17 @@ import pandas as pd
 from specweave_ml.data.split import FOLD
 from specweave_ml.metrics import METRICS
 from specweave_ml.models.decision import DecisionModel
+from specweave_ml.models.registry import REGISTRY
 from specweave_ml.plan import Plan
 from specweave_ml.schema import ModelSchema
 from specweave_ml.training.baselines import baseline_model
 from specweave_ml.training.cv import CVResult, cross_validate
-from specweave_ml.training.labels import class_order, encode
+from specweave_ml.data.labels import class_order, encode
 from specweave_ml.training.pipelines import build_pipeline, class_weights
 from specweave_ml.training.threshold import choose_threshold
+from specweave_ml.training.tuning import TuningSettings, tune  # TuningSettings: re-exported for steps.train
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TuningSettings:
-    """What the phased tuner needs beyond the plan (see ``conf/tuning/``)."""
-
-    phases: list[str]
-    budget_seconds: float
-    budget_shares: dict
-    max_trials: dict
-    early_stopping_rounds: int
-    train_score_rows: int
-    storage_url: str
-    study_prefix: str
-    pruner: str = "median"
 
 
 @dataclass
@@ -109,14 +96,8 @@ def train(
         candidates.append(result)
 
     best = best_of(candidates, metric)
-    params, stop = chosen_params[best.name]
-    model = DecisionModel(build_pipeline(specs[best.name], task, X, features, seed, params), task=task,
-                          early_stopping_rounds=stop, classes=classes)
-    threshold, rule = None, ""
-    if task == "binary_classification":
-        threshold, rule = choose_threshold(y[best.oof_index], best.oof_scores, cost_ratio)
-        model.set_params(threshold=threshold)
-    model.fit(X, frame[target].to_numpy(), sample_weight=weights)
+    model, threshold, rule = _refit(best, specs[best.name], chosen_params[best.name], task, X, y, frame[target].to_numpy(),
+                                    features, seed, classes, weights, cost_ratio)
     return TrainingResult(
         baselines=baselines,
         candidates=candidates,
@@ -132,14 +113,26 @@ def train(
     )
 
 
+def _refit(best: CVResult, spec, chosen: tuple, task: str, X, y_encoded, y, features, seed, classes, weights, cost_ratio):
+    """The chosen candidate refitted on the whole training part, with its threshold from out-of-fold scores."""
+    params, stop = chosen
+    model = DecisionModel(build_pipeline(spec, task, X, features, seed, params), task=task,
+                          early_stopping_rounds=stop, classes=classes)
+    threshold, rule = None, ""
+    if task == "binary_classification":
+        threshold, rule = choose_threshold(y_encoded[best.oof_index], best.oof_scores, cost_ratio)
+        model.set_params(threshold=threshold)
+    model.fit(X, y, sample_weight=weights)
+    return model, threshold, rule
+
+
 def _tune_candidate(name, spec, make, plan, X, y, fold, weights, seed, tuning: TuningSettings, seconds: float, untuned: CVResult):
     """Tune one candidate within ``seconds``; return its tuned CV result (or None if tuning did not win)."""
     from specweave_ml.gates import gap
-    from specweave_ml.training.tuning import tune
 
     task, metric, cv = plan.task, plan.primary_metric, plan.split.cv_strategy
     estimator = make().pipeline.named_steps["model"]
-    stop = tuning.early_stopping_rounds if spec.family == "boosting" else None
+    stop = tuning.early_stopping_rounds if REGISTRY[name].early_stopping else None
     stop_at = time.perf_counter() + seconds
 
     def evaluate(params, report):
@@ -154,8 +147,8 @@ def _tune_candidate(name, spec, make, plan, X, y, fold, weights, seed, tuning: T
                            on_score=checked, train_score_rows=tuning.train_score_rows)
         return r.mean, r.std, gap(metric, r.train_mean, r.mean)
 
-    result = tune(name, dict(spec.search), set(estimator.get_params()), {}, evaluate, metric, tuning.phases,
-                  dict(tuning.budget_shares), stop_at, tuning.max_trials, tuning.storage_url, tuning.study_prefix, plan.gates.train_val_gap, seed, tuning.pruner)
+    result = tune(tuning, name=name, search=dict(spec.search), accepted_params=set(estimator.get_params()),
+                  evaluate=evaluate, metric=metric, deadline=stop_at, gap_limit=plan.gates.train_val_gap, seed=seed)
     report = {"untuned_cv": untuned.mean, "phases": [p.summary() for p in result.phases], "best_params": result.best_params,
               "best_trial_cv": result.best_value, "early_stopping_rounds": stop}
     if result.best_value is None:

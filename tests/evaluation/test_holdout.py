@@ -66,7 +66,7 @@ def recomputed(preds: pd.DataFrame, task: str) -> dict:
 def test_every_holdout_metric_recomputes_from_the_saved_predictions(evaluated, brief):
     inc = evaluated(brief)
     metrics = read(inc / "reports/metrics.json")
-    plan = read(inc / "metadata.json")["plan"]
+    plan = read(inc / "reports/prepare.json")["plan"]
     preds = pd.read_parquet(inc / metrics["predictions"])
     reported = metrics["holdout"]
     assert set(reported) == {plan["primary_metric"], *plan["secondary_metrics"]}
@@ -101,16 +101,17 @@ def test_confusion_matrix_recomputes_from_the_predictions(evaluated, brief):
     metrics = read(inc / "reports/metrics.json")
     preds = pd.read_parquet(inc / "reports/predictions.parquet")
     labels = sorted(preds["y_true"].unique())
-    assert metrics["confusion_matrix"]["labels"] == [str(c) for c in labels]
-    assert metrics["confusion_matrix"]["matrix"] == skm.confusion_matrix(preds["y_true"], preds["y_pred"], labels=labels).tolist()
+    details = metrics["details"]
+    assert details["confusion_matrix"]["labels"] == [str(c) for c in labels]
+    assert details["confusion_matrix"]["matrix"] == skm.confusion_matrix(preds["y_true"], preds["y_pred"], labels=labels).tolist()
     report = skm.classification_report(preds["y_true"], preds["y_pred"], output_dict=True, zero_division=0)
-    assert metrics["per_class"]["macro avg"]["f1-score"] == pytest.approx(report["macro avg"]["f1-score"], abs=1e-12)
-    assert metrics["per_class"]["weighted avg"]["recall"] == pytest.approx(report["weighted avg"]["recall"], abs=1e-12)
+    assert details["per_class"]["macro avg"]["f1-score"] == pytest.approx(report["macro avg"]["f1-score"], abs=1e-12)
+    assert details["per_class"]["weighted avg"]["recall"] == pytest.approx(report["weighted avg"]["recall"], abs=1e-12)
 
 
 def test_regression_residual_analysis_recomputes_from_the_predictions(evaluated):
     inc = evaluated("diabetes")
-    residuals = read(inc / "reports/metrics.json")["residuals"]
+    residuals = read(inc / "reports/metrics.json")["details"]["residuals"]
     preds = pd.read_parquet(inc / "reports/predictions.parquet")
     r = preds["y_true"] - preds["y_pred"]
     assert residuals["mean"] == pytest.approx(r.mean(), abs=1e-9)
@@ -122,7 +123,7 @@ def test_regression_residual_analysis_recomputes_from_the_predictions(evaluated)
 @pytest.mark.parametrize("brief", BRIEFS)
 def test_holdout_plots_are_written_as_png(evaluated, brief):
     inc = evaluated(brief)
-    task = read(inc / "metadata.json")["plan"]["task"]
+    task = read(inc / "reports/prepare.json")["plan"]["task"]
     written = {p.name for p in (inc / "reports/plots").iterdir()}
     assert written == PLOTS[task]
     for name in written:

@@ -55,7 +55,7 @@ def test_stage_abplan_writes_the_plan_and_the_checklist_sees_it(built, stage):
     assert built.paths.abplan_doc.exists() and read_json(built.paths.abplan)["n_champion"] == out["n_champion"]
     assert out["metric"]["name"] == "recall" and out["n_champion"] > 0 and out["days"] > 0
     assert "## Stopping rules" in built.paths.abplan_doc.read_text()
-    items = {i["item"]: i for i in stage(built.root, "report")}
+    items = {i["item"]: i for i in stage(built.root, "report").items}
     assert items["A/B test infrastructure ready"]["status"] == "PASS"
 
 

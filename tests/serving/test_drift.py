@@ -84,7 +84,7 @@ def test_monitor_flags_a_shifted_batch_but_not_the_holdout(built, holdout, tmp_p
     loud = stage(built.root, "monitor", f"input={tmp_path / 'shifted.parquet'}")
     assert loud["alert"] and "score" in loud["alerts"]
     assert len(loud["alerts"]) >= 0.9 * (len(holdout.columns) + 1)
-    assert built.meta["monitoring"]["alert"] is True
+    assert read_json(built.paths.drift_report)["alert"] is True
 
 
 @pytest.mark.slow

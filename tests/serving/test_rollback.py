@@ -12,6 +12,8 @@ def test_rollback_restores_the_previous_champion_and_rolling_again_goes_forward(
     project = retrained.copy(tmp_path / "root")
     before = project.meta
     champion, previous = before["model"], before["previous_model"]
+    evaluations = {"current": read_json(project.paths.metrics), "previous": read_json(project.paths.previous_evaluation)}
+    assert evaluations["previous"]["model_sha256"] == previous["sha256"]
     assert champion["sha256"] != previous["sha256"]
     assert (champion["registered"]["version"], previous["registered"]["version"]) == ("2", "1")
 
@@ -22,7 +24,9 @@ def test_rollback_restores_the_previous_champion_and_rolling_again_goes_forward(
     assert directory_hash(project.paths.previous_model) == champion["sha256"] == after["previous_model"]["sha256"]
     assert record["from"] == champion["sha256"] and record["to"] == previous["sha256"]
     assert after["status"] == "rolled back" and after["rollbacks"][-1] == record
-    assert after["results"] == previous["results"]  # the evaluation on record follows its model
+    # The evaluation on record follows its model.
+    assert read_json(project.paths.metrics) == evaluations["previous"]
+    assert read_json(project.paths.previous_evaluation) == evaluations["current"]
 
     from mlflow.tracking import MlflowClient
 
@@ -33,7 +37,7 @@ def test_rollback_restores_the_previous_champion_and_rolling_again_goes_forward(
     plan = project.paths.plan.read_text()
     assert "## Rollback plan" in plan and f"sha256 {champion['sha256'][:12]}" in plan and "Rolled back" in plan
 
-    items = {i["item"]: i for i in stage(project.root, "report")}
+    items = {i["item"]: i for i in stage(project.root, "report").items}
     assert items["Rollback plan documented"]["status"] == "PASS"
     assert items["Monitoring configured (drift, performance)"]["status"] == "PASS"
 
@@ -49,7 +53,7 @@ def test_rollback_without_a_previous_champion_says_so_and_changes_nothing(built,
     with pytest.raises(DataError, match="models/previous: no previous champion to roll back to"):
         stage(project.root, "rollback")
     assert project.meta == meta and directory_hash(project.paths.model) == meta["model"]["sha256"]
-    items = {i["item"]: i for i in stage(project.root, "report")}
+    items = {i["item"]: i for i in stage(project.root, "report").items}
     rollback = items["Rollback plan documented"]
     assert rollback["status"] == "NOT YET" and "no previous champion" in rollback["detail"]
 

@@ -57,7 +57,9 @@ def test_tasks_and_metadata_record_every_step(increment, brief):
         assert task_row(inc, tid)[2] == "done", tid
     assert meta["tasks"]["T-006"]["status"] == "skipped"
     assert "Increment status: **packaged**" in (inc / "tasks.md").read_text()
-    assert meta["results"]["ready"] is True and meta["results"]["reasons"] == []
+    metrics = read(inc / "reports/metrics.json")
+    assert metrics["ready"] is True and metrics["reasons"] == []
+    assert metrics["model_sha256"] == meta["model"]["sha256"]
     assert meta["model"]["sha256"] == directory_hash(inc / "models/champion")
     assert meta["model"]["registered"] == {"name": inc.name, "version": "1", "alias": "champion"}
 
@@ -66,7 +68,7 @@ def test_tasks_and_metadata_record_every_step(increment, brief):
 @pytest.mark.parametrize("brief", BRIEFS)
 def test_cv_report_holds_every_baseline_and_candidate_and_the_best_is_chosen(increment, brief):
     inc = increment(brief).inc
-    plan = read(inc / "metadata.json")["plan"]
+    plan = read(inc / "reports/prepare.json")["plan"]
     cv = read(inc / "reports/cv.json")
     assert cv["metric"] == plan["primary_metric"] and cv["cv_folds"] == 5
     assert [b["name"] for b in cv["baselines"]] == list(plan["baselines"])

@@ -9,7 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from specweave_ml.models.decision import DecisionModel
+from specweave_ml.models.registry import entry
 from specweave_ml.packaging import ModelIntegrityError, directory_hash, load_model, save_model, signature_columns
+
+
+REQUIREMENTS = entry("linear").pip_requirements
 
 
 def read(path):
@@ -48,7 +52,7 @@ def test_directory_hash_sees_every_change_to_the_files(tmp_path):
 def test_saved_model_loads_back_with_its_hash_and_predicts_the_same(tmp_path, fitted):
     model, X = fitted
     path = tmp_path / "models" / "champion"
-    digest = save_model(model, path, X)
+    digest = save_model(model, path, X, REQUIREMENTS)
     assert digest == directory_hash(path)
     assert (path / "MLmodel").is_file()
     assert [p.name for p in path.parent.iterdir()] == ["champion"]  # no temporary folder left behind
@@ -61,9 +65,9 @@ def test_saved_model_loads_back_with_its_hash_and_predicts_the_same(tmp_path, fi
 def test_saving_again_replaces_the_previous_model(tmp_path, fitted):
     model, X = fitted
     path = tmp_path / "champion"
-    save_model(model, path, X)
+    save_model(model, path, X, REQUIREMENTS)
     (path / "stray.txt").write_text("left over")
-    digest = save_model(model.set_params(threshold=0.6), path, X)
+    digest = save_model(model.set_params(threshold=0.6), path, X, REQUIREMENTS)
     assert not (path / "stray.txt").exists()
     assert load_model(path, digest).threshold == 0.6
 
@@ -71,7 +75,7 @@ def test_saving_again_replaces_the_previous_model(tmp_path, fitted):
 def test_a_changed_file_is_refused_naming_the_path(tmp_path, fitted):
     model, X = fitted
     path = tmp_path / "champion"
-    digest = save_model(model, path, X)
+    digest = save_model(model, path, X, REQUIREMENTS)
     with open(path / "MLmodel", "a") as fh:
         fh.write("# edited\n")
     with pytest.raises(ModelIntegrityError, match="the model's files changed since packaging") as err:
@@ -83,7 +87,7 @@ def test_a_changed_file_is_refused_naming_the_path(tmp_path, fitted):
 def test_an_added_file_is_refused(tmp_path, fitted):
     model, X = fitted
     path = tmp_path / "champion"
-    digest = save_model(model, path, X)
+    digest = save_model(model, path, X, REQUIREMENTS)
     (path / "extra.py").write_text("import os\n")
     with pytest.raises(ModelIntegrityError, match="changed since packaging"):
         load_model(path, digest)
@@ -94,7 +98,7 @@ def test_a_missing_model_or_hash_is_refused(tmp_path, fitted):
     with pytest.raises(ModelIntegrityError, match="no packaged model here"):
         load_model(tmp_path / "nowhere", "abc")
     path = tmp_path / "champion"
-    save_model(model, path, X)
+    save_model(model, path, X, REQUIREMENTS)
     with pytest.raises(ModelIntegrityError, match="no packaged model here"):
         load_model(path, None)
 

@@ -75,13 +75,14 @@ def test_readiness_needs_evidence_for_every_pass(increment, tmp_path):
     shutil.copytree(run.root, root)
     inc = root / "increments" / run.increment
     from specweave_ml.paths import IncrementPaths
+    from specweave_ml.results import Record
 
     paths = IncrementPaths(inc)
-    meta = json.loads(paths.metadata.read_text())
     shutil.rmtree(paths.shap)
     paths.baselines.unlink()
     (paths.model / "MLmodel").write_text((paths.model / "MLmodel").read_text() + "\n# edited\n")
-    after = {i.item: i for i in checklist(paths, meta, 50, root / "increments" / "README.md", lambda run_id: False)}
+    index = (root / "increments" / "README.md").read_text()
+    after = {i.item: i for i in checklist(paths, Record.load(inc), 50, index, lambda run_id: False).values()}
     assert after["Model explainability generated (SHAP)"].status == "NOT YET"
     assert after["Baseline comparison documented"].status == "FAIL"
     assert after["Model versioned (tied to increment)"].status == "FAIL"
@@ -90,6 +91,7 @@ def test_readiness_needs_evidence_for_every_pass(increment, tmp_path):
 
 
 def _fitted(family: str, task: str, X, y):
+    """The fitted model and its registry name."""
     from specweave_ml.models.decision import DecisionModel
     from specweave_ml.schema import ModelSchema
     from specweave_ml.training.pipelines import build_pipeline
@@ -97,15 +99,15 @@ def _fitted(family: str, task: str, X, y):
     names = {"boosting-x": "xgboost", "boosting-l": "lightgbm", "forest": "random_forest", "tree": "decision_tree", "linear": "linear"}
     params = {"xgboost": {"n_estimators": 30}, "lightgbm": {"n_estimators": 30, "verbose": -1}, "random_forest": {"n_estimators": 20}}
     name = names[family]
-    spec = ModelSchema(name=name, family=family.split("-")[0], params=params.get(name, {}))
-    return DecisionModel(build_pipeline(spec, task, X, list(X.columns), 0), task=task).fit(X, y), spec.family
+    spec = ModelSchema(name=name, params=params.get(name, {}))
+    return DecisionModel(build_pipeline(spec, task, X, list(X.columns), 0), task=task).fit(X, y), name
 
 
-def _raw_output(model, X, family):
+def _raw_output(model, X, name):
     est, Xt = model.pipeline_.named_steps["model"], model.pipeline_[:-1].transform(X)
-    if family == "boosting" and type(est).__module__.startswith("xgboost"):
+    if name == "xgboost":
         return est.predict(Xt, output_margin=True)
-    if family == "boosting":
+    if name == "lightgbm":
         return est.predict(Xt, raw_score=True)
     return est.predict_proba(Xt)[:, 1]
 
@@ -115,28 +117,31 @@ def test_tree_shap_values_add_up_to_the_model_output(family):
     from sklearn.datasets import load_breast_cancer
 
     from specweave_ml.explain.shap_values import explain
+    from specweave_ml.models.registry import entry
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    model, fam = _fitted(family, "binary_classification", X, y)
+    model, name = _fitted(family, "binary_classification", X, y)
     rows = X.iloc[:40]
-    exp = explain(model, X.iloc[:50], rows, "binary_classification", fam)
+    exp = explain(model, X.iloc[:50], rows, "binary_classification", entry(name).explainer)
     assert exp.values.shape == (40, X.shape[1]) and exp.explainer == "tree"
-    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base, _raw_output(model, rows, fam), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base, _raw_output(model, rows, name), rtol=1e-4, atol=1e-4)
 
 
 def test_multiclass_and_linear_shapes_are_normalised_in_one_place():
     from sklearn.datasets import load_wine
 
     from specweave_ml.explain.shap_values import explain
+    from specweave_ml.models.registry import entry
 
     X, y = load_wine(return_X_y=True, as_frame=True)
-    model, fam = _fitted("boosting-l", "multiclass_classification", X, y)
-    exp = explain(model, X.iloc[:30], X.iloc[:25], "multiclass_classification", fam)
+    model, name = _fitted("boosting-l", "multiclass_classification", X, y)
+    exp = explain(model, X.iloc[:30], X.iloc[:25], "multiclass_classification", entry(name).explainer)
     assert exp.values.shape == (25, X.shape[1], 3) and exp.base.shape == (25, 3)
     values, base = exp.for_class()
     assert values.shape == (25, X.shape[1]) and base.shape == (25,)
-    lin, fam = _fitted("linear", "multiclass_classification", X, y)
-    assert explain(lin, X.iloc[:30], X.iloc[:10], "multiclass_classification", fam).values.shape == (10, X.shape[1], 3)
+    lin, name = _fitted("linear", "multiclass_classification", X, y)
+    linear = explain(lin, X.iloc[:30], X.iloc[:10], "multiclass_classification", entry(name).explainer)
+    assert linear.values.shape == (10, X.shape[1], 3) and linear.explainer == "linear"
 
 
 def test_a_planted_target_copy_is_reported_as_leakage_and_blocks_readiness(tmp_path, stages_at):

@@ -49,7 +49,7 @@ def test_one_parent_run_per_execution_with_a_child_per_baseline_and_candidate(tr
     assert {(c.info.run_name, c.data.tags["kind"]) for c in children} == expected
     assert len(children) == len(expected) == 5  # most_frequent, stratified, uniform, linear, random_forest
     assert all(c.data.tags["mlflow.parentRunId"] == parent.info.run_id for c in children)
-    assert read(run.inc / "metadata.json")["tracking"]["parent_run_id"] == parent.info.run_id
+    assert read(run.inc / "reports/training.json")["tracking"]["parent_run_id"] == parent.info.run_id
 
 
 @pytest.mark.slow
@@ -81,7 +81,7 @@ def test_holdout_metrics_and_provenance_are_on_the_parent(tracked):
     assert parent.data.params["chosen"] == metrics["chosen"]
     assert parent.data.params["primary_metric"] == metrics["primary_metric"]
     meta = read(run.inc / "metadata.json")
-    assert parent.data.tags["data_fingerprint"] == meta["data"]["fingerprint"]
+    assert parent.data.tags["data_fingerprint"] == meta["data_fingerprint"]
     assert parent.data.tags["git_commit"]
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "reports")}
     assert {"reports/metrics.json", "reports/baselines.json", "reports/cv.json", "reports/roc.png"} <= logged
@@ -104,7 +104,7 @@ def test_the_chosen_model_is_registered_under_the_increment_with_alias_champion(
     features = read(run.inc / "data/split.json")["features"]
     test = pd.read_parquet(run.inc / "data/test.parquet")[features]
     np.testing.assert_allclose(registered.scores(test), packaged.scores(test), rtol=1e-12)
-    assert registered.threshold == packaged.threshold == meta["model"]["threshold"]
+    assert registered.threshold == packaged.threshold == read(run.inc / "reports/training.json")["threshold"]
     logged = mlflow.models.Model.load(files)  # the MLmodel file of the registered version
     assert [c.name for c in logged.signature.inputs.inputs] == features
     assert logged.saved_input_example_info is not None

@@ -91,7 +91,7 @@ def test_imbalanced_brief_gets_pr_auc_class_weights_a_tuned_threshold_and_the_ma
                           "model=linear", "tracking=off")
     inc = stages(overrides, "prepare", "train", "evaluate")
 
-    plan = read(inc / "metadata.json")["plan"]
+    plan = read(inc / "reports/prepare.json")["plan"]
     assert plan["imbalanced"] and plan["primary_metric"] == "pr_auc"
     assert "minority class is" in plan["primary_why"]
     assert "accuracy" not in plan["primary_metric"]
@@ -130,7 +130,7 @@ def test_balanced_data_gets_no_class_weights(stages, csv_brief, tmp_path):
                           "model=linear", "tracking=off")
     inc = stages(overrides, "prepare", "train")
     assert read(inc / "reports/training.json")["class_weighting"] == "none"
-    assert read(inc / "metadata.json")["plan"]["primary_metric"] == "roc_auc"
+    assert read(inc / "reports/prepare.json")["plan"]["primary_metric"] == "roc_auc"
 
 
 # --- DecisionModel follows the scikit-learn contract ------------------------------------------------

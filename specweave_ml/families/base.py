@@ -1,0 +1,118 @@
+"""The seam between the generic steps and what differs per task family.
+
+A *family* (tabular classification and regression today; forecasting, recommendations, text and images next)
+is one module exposing ``FAMILY``, an object that follows the ``Family`` protocol below. The steps
+(``specweave_ml/steps/``) call the family of the plan and never branch on a task or modality name; the family
+calls the pure modules (data checks, splits, training, metrics, explanations) that fit its kind of data.
+
+Every method takes plain, typed inputs and returns values: no file is written here (except plots and
+explanation images into the folder a step hands over), no config is read, nothing is tracked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Protocol
+
+import pandas as pd
+
+from specweave_ml.plan import Plan
+from specweave_ml.schema import ModelSchema, ProblemSchema
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The data as the family accepted it: the feature columns, the findings, what was decided and why."""
+
+    features: list[str]
+    findings: list = field(default_factory=list)  # objects with kind, column, message
+    duplicate_rows: int = 0
+
+
+@dataclass
+class Prepared:
+    """What ``stage=prepare`` writes: the split (with CV folds) and the data profile."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    split_info: dict
+    profile: dict
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """Everything a family needs to fit baselines and candidates on the training part."""
+
+    plan: Plan
+    specs: Mapping[str, ModelSchema]
+    train: pd.DataFrame
+    split_info: dict
+    problem: ProblemSchema
+    seed: int
+    class_weighting: str
+    tuning: Any = None  # training.tuning.TuningSettings, or None for default hyperparameters
+    on_fold: Callable[[], None] = lambda: None
+
+
+@dataclass
+class Evaluation:
+    """The holdout evaluation: saved predictions, metrics computed from them, baselines, findings."""
+
+    predictions: pd.DataFrame
+    metrics: dict  # metric name -> value
+    details: dict  # confusion matrix and per-class report, or the residual analysis
+    baselines: dict  # name -> {"cv": ..., "holdout": {metric: value}}
+    majority_accuracy: Optional[float] = None
+
+
+class Family(Protocol):
+    """One task family, end to end."""
+
+    name: str
+
+    def serves(self, task: str, modality: str) -> bool:
+        """Whether this family trains briefs of this task on this modality."""
+
+    # data: checked, described to the resolver, split, profiled
+    def check(self, frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> Checked: ...
+
+    def facts(self, frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> Any:
+        """The ``DataFacts`` the resolver decides on (rows, class balance)."""
+
+    def fact_columns(self, problem: ProblemSchema) -> Optional[list[str]]:
+        """The columns ``facts`` needs (None: all), so ``stage=plan`` reads no more than that."""
+
+    def prepare(self, frame: pd.DataFrame, checked: Checked, plan: Plan, problem: ProblemSchema, seed: int) -> Prepared: ...
+
+    # training and evaluation
+    def fit(self, request: FitRequest) -> Any:
+        """Baselines, cross-validated candidates, the chosen model refitted (``training.train.TrainingResult``)."""
+
+    def example_input(self, frame: pd.DataFrame, split_info: dict) -> pd.DataFrame:
+        """What the model takes as input, from a saved split (the signature, the drift reference, the load test)."""
+
+    def evaluate(self, model, train: pd.DataFrame, test: pd.DataFrame, split_info: dict, plan: Plan,
+                 trained, cv: dict, seed: int, read_back: Callable[[pd.DataFrame], pd.DataFrame]) -> Evaluation:
+        """Score the holdout; ``read_back`` saves the predictions and returns them as read from the file."""
+
+    def findings(self, plan: Plan, train: pd.DataFrame, test: pd.DataFrame, split_info: dict, profile: dict,
+                 cv: dict, trained, model, seed: int) -> list: ...
+
+    def plots(self, predictions: pd.DataFrame, plan: Plan, classes, plots_dir: Path, curves_dir: Path) -> list[Path]: ...
+
+    def explain(self, model, model_name: str, train: pd.DataFrame, test: pd.DataFrame, split_info: dict, plan: Plan,
+                settings, seed: int, out_dir: Path) -> dict: ...
+
+    # batch predictions, A/B tests and serving
+    def score(self, model, frame: pd.DataFrame) -> pd.DataFrame:
+        """``stage=predict``: the input with the model's answers added."""
+
+    def online_metric(self, predictions: pd.DataFrame, task: str, classes) -> Any:
+        """The metric an A/B test of this model watches (``serving.abtest.Metric``)."""
+
+    def requests(self, holdout: pd.DataFrame, columns: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
+        """The endpoint a load test drives and up to ``n`` request bodies built from the holdout."""
+
+    def app(self, champion, config, challenger=None) -> Any:
+        """The ASGI app that serves a packaged model of this family."""
