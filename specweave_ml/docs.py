@@ -16,6 +16,7 @@ from specweave_ml.plan import Plan
 from specweave_ml.schema import ProblemSchema
 from specweave_ml.results import Record
 from specweave_ml.state import TASKS
+from specweave_ml.units import seconds
 
 NOTES_START = "<!-- specweave:notes:start (your notes below survive regeneration) -->"
 NOTES_END = "<!-- specweave:notes:end -->"
@@ -81,7 +82,7 @@ def render_spec(plan: Plan, problem: ProblemSchema, record: Record) -> str:
         "",
         f"- Latency: p95 at most {c.latency_p95_ms:g} ms",
         f"- Interpretability: {c.interpretability.value}",
-        f"- Time budget: {c.budget_minutes:g} minutes" + (f"; memory: {c.max_memory_gb:g} GB" if c.max_memory_gb else ""),
+        f"- Time budget: {seconds(c.budget_minutes * 60)}" + (f"; memory: {c.max_memory_gb:g} GB" if c.max_memory_gb else ""),
         "",
         "## Baseline plan",
         "",

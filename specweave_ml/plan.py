@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+from specweave_ml.units import seconds
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -83,7 +85,7 @@ class Plan:
             f"  tuning: {self.tuning}" + (f" ({' -> '.join(self.tuning_phases)})" if self.tuning_phases else ""),
             f"  gates: baseline margin {self.gates.baseline_margin:.0%}, CV std <= {self.gates.cv_std}, "
             f"train/validation gap <= {self.gates.train_val_gap}, p95 latency <= {self.gates.latency_p95_ms:g} ms",
-            f"  budget: {self.budget_minutes:g} min; interpretability: {self.interpretability}",
+            f"  budget: {seconds(self.budget_minutes * 60)}; interpretability: {self.interpretability}",
         ]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from specweave_ml.context import Context
 from specweave_ml.errors import ConfigError, GateFailed, SpecweaveError
 from specweave_ml.plan import Plan
+from specweave_ml.units import seconds
 
 log = logging.getLogger("specweave_ml")
 
@@ -83,7 +84,7 @@ def all_stage(ctx: Context) -> None:
     for name in PIPELINE:
         start = time.perf_counter()
         STAGES[name](ctx)
-        log.info("stage %s: %.1f s", name, time.perf_counter() - start)
+        log.info("stage %s: %s", name, seconds(time.perf_counter() - start))
 
 
 STAGES: dict[str, Callable[[Context], object]] = {

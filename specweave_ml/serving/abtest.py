@@ -113,7 +113,7 @@ def plan(metric: Metric, mde: float, alpha: float, power: float, split: float, e
         f"Ship the challenger if its {metric.name} is {better} than the champion's at p < {alpha} (two-sided); otherwise keep the champion.",
         "Stop early and send all traffic back to the champion if the challenger answers any 5xx, its p95 latency "
         f"exceeds {latency_budget_ms:g} ms on /metrics, or its score drift PSI exceeds {psi_threshold:g}.",
-        f"Stop at {max_days:g} days whatever the count: a longer test meets seasonal shifts the plan did not model.",
+        f"Stop at {duration(max_days)} whatever the count: a longer test meets seasonal shifts the plan did not model.",
     ]
     return ABPlan(
         hypothesis=f"The challenger changes {metric.name} by at least {mde:.0%} of the champion's {metric.baseline:.4g}.",
@@ -145,7 +145,7 @@ def render(p: ABPlan, increment: str, challenger: Optional[str], key_header: str
         f"- Minimum detectable effect: {p.mde_relative:.0%} relative (challenger at {' or '.join(f'{t:.4g}' for t in p.detectable)}).",
         f"- Significance {p.alpha}, power {p.power}: {p.n_champion:,} champion and {p.n_challenger:,} challenger {m['unit']}s.",
         f"- Duration at the expected traffic ({p.units_per_second:.4g} {m['unit']}s/s): **{duration(p.days)}**"
-        + ("" if p.feasible else f", longer than the {p.max_days:g}-day limit: raise the split, the MDE, or the traffic") + ".",
+        + ("" if p.feasible else f", longer than the limit of {duration(p.max_days)}: raise the split, the MDE, or the traffic") + ".",
         "",
         "## Stopping rules",
         "",

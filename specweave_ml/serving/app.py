@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from specweave_ml import units
 from specweave_ml.serving.abtest import CHALLENGER, assign
 from specweave_ml.serving.bundle import Bundle, Unscorable
 from specweave_ml.serving.drift import DriftWindow, score_columns
@@ -89,7 +90,7 @@ class Guard:
 
     async def _refuse(self, scope, send, size: str) -> None:
         status = 413 if size.isdigit() or size.startswith("more") else 400
-        problem = (f"the request body ({size} bytes) exceeds max_body_bytes={self.max_body}" if status == 413
+        problem = (f"the request body ({size} bytes) exceeds max_body_bytes={self.max_body} ({units.size(self.max_body)})" if status == 413
                    else f"Content-Length '{size}' is not a number of bytes")
         detail = [{"loc": ["body"], "msg": problem, "type": "body_too_large" if status == 413 else "bad_content_length"}]
         await _json(status, {"detail": detail})(scope, None, send)

@@ -37,5 +37,5 @@ def run(ctx: Context) -> dict:
              f"{p.n_champion:,}/{p.n_challenger:,}", metric.unit, duration(p.days), ab.expected_rps,
              paths.final / paths.relative(paths.abplan_doc))
     if not p.feasible:
-        log.warning("the test needs %.1f days, over serving.ab.max_days=%g", p.days, ab.max_days)
+        log.warning("the test needs %s, over serving.ab.max_days=%g", duration(p.days), ab.max_days)
     return out

@@ -19,6 +19,7 @@ from specweave_ml.serving.server import free_port, running_server
 from specweave_ml.serving.settings import server_config
 from specweave_ml.steps.common import load_split, planned, require
 from specweave_ml.tracking import Tracker
+from specweave_ml.units import seconds
 
 log = logging.getLogger(__name__)
 PAYLOAD_ROWS = 1000
@@ -30,7 +31,8 @@ def run(ctx: Context) -> LoadTested:
     config = server_config(ctx.cfg.serving, paths, port=free_port())
     endpoint, bodies = family.requests(load_split(ctx, "test"), signature_columns(paths.model), PAYLOAD_ROWS, ctx.seed)
     budget = float(ctx.problem.constraints.latency_p95_ms)
-    log.info("load test of %s: %g requests/s for %g s (open loop) against a server on 127.0.0.1", plan.increment, lt.rate, lt.duration_s)
+    log.info("load test of %s: %g requests/s for %s (open loop) against a server on 127.0.0.1", plan.increment, lt.rate,
+             seconds(lt.duration_s))
     with running_server(config, lt.startup_timeout_s) as url:
         result = loadtest.run(f"{url}{endpoint}", bodies, lt.rate, lt.duration_s, lt.timeout_s)
     meta = state.load(paths)
