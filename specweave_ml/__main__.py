@@ -38,6 +38,19 @@ def _run(cfg) -> None:
         sys.exit(130)
 
 
+def _with_project_briefs(argv: list[str]) -> list[str]:
+    """Briefs that stage=init wrote under ``<paths.root>/conf/problem/`` compose like the shipped ones: that
+    ``conf/`` joins Hydra's search path, after the package's own (a shipped brief is never shadowed)."""
+    if any(a.lstrip("+").startswith("hydra.searchpath=") for a in argv):
+        return argv  # the user's own search path wins
+    root = next((a.split("=", 1)[1] for a in argv if a.startswith("paths.root=")), os.environ.get("SPECWEAVE_ROOT", "."))
+    conf = Path(root).resolve() / "conf"
+    if not (conf / "problem").is_dir() or conf == Path(CONF_DIR):
+        return argv
+    quoted = str(conf).replace("\\", "\\\\").replace("'", "\\'")
+    return [*argv, f"hydra.searchpath=['file://{quoted}']"]
+
+
 def main() -> None:
     import hydra
     from hydra.errors import HydraException
@@ -49,6 +62,7 @@ def main() -> None:
     register()
     # Let compose errors reach us as exceptions, so they read like every other user mistake.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    sys.argv = _with_project_briefs(sys.argv)
     app = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(_run)
     try:
         app()

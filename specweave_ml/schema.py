@@ -242,6 +242,9 @@ class Config:
     progress: Optional[bool] = None  # null: a progress bar when output is a terminal
     input: Optional[str] = None
     output: Optional[str] = None
+    data: Optional[str] = None  # stage=init: the .csv / .parquet file to write a brief for
+    target: Optional[str] = None  # stage=init: the column to predict
+    name: Optional[str] = None  # stage=init: the brief's name (conf/problem/<name>.yaml); null: the file's stem
 
 
 def register() -> None:

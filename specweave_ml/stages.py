@@ -31,6 +31,49 @@ def plan_stage(ctx: Context) -> Plan:
     return plan
 
 
+def init_stage(cfg: DictConfig) -> Path:
+    """Write ``conf/problem/<name>.yaml`` under ``paths.root`` from a data file, then print its plan.
+
+    ``stage=init data=<file> target=<column> [name=<brief>]``. It never reads the composed brief (whose data
+    may be absent); the new brief is validated and resolved against its data before it lands, and an
+    existing brief of that name, here or shipped, is never replaced.
+    """
+    import copy
+
+    from omegaconf import OmegaConf
+
+    from specweave_ml.brief_writer import brief_name, brief_text, increment_id, next_increment
+    from specweave_ml.config_errors import CONF
+    from specweave_ml.data.infer import infer
+    from specweave_ml.data.sample import read_sample
+    from specweave_ml.fileio import write_text
+    from specweave_ml.schema import ProblemSchema
+
+    for key, example in (("data", "data=path/to/file.csv"), ("target", "target=<column>")):
+        if not cfg.get(key):
+            raise ConfigError(key, "stage=init needs it", f"add {example}")
+    name = brief_name(cfg.name, cfg.data)
+    briefs = Path(cfg.paths.root) / "conf" / "problem"
+    brief_dirs = list(dict.fromkeys(d.resolve() for d in (briefs, CONF / "problem")))
+    taken = [d / f"{name}.yaml" for d in brief_dirs if (d / f"{name}.yaml").exists()]
+    if taken:
+        raise ConfigError("name", f"the brief {taken[0]} already exists and stage=init never replaces one",
+                          "choose another name=<brief name>, or delete that file first")
+    sample = read_sample(cfg.data, cfg.target)
+    inference = infer(sample.frame, cfg.target, sample.n_rows, sample.target, cfg.selection.gates.imbalance_ratio)
+    increment = increment_id(next_increment(brief_dirs, Path(cfg.paths.increments)), name)
+    text = brief_text(inference, cfg.data, increment)
+    checked = copy.deepcopy(cfg)
+    checked.problem = OmegaConf.merge(OmegaConf.structured(ProblemSchema), OmegaConf.create(text))
+    ctx = Context.from_cfg(checked)
+    plan = ctx.plan(ctx.facts())  # the brief meets its data before it lands
+    path = briefs / f"{name}.yaml"
+    write_text(path, text)
+    log.info("wrote %s: run it with python -m specweave_ml problem=%s", path, name)
+    print(plan.describe())
+    return path
+
+
 def params_stage(ctx: Context) -> Path:
     """Write params.yaml: the composed config, exactly as DVC's Hydra composition writes it."""
     from omegaconf import OmegaConf
@@ -88,6 +131,7 @@ def all_stage(ctx: Context) -> None:
 
 
 STAGES: dict[str, Callable[[Context], object]] = {
+    "init": init_stage,  # takes the composed config, not a Context (see run_stage)
     "plan": plan_stage,
     "params": params_stage,
     **{name: _staged_step(name) for name in PIPELINE},
@@ -103,4 +147,6 @@ def run_stage(cfg: DictConfig) -> object:
     stage = cfg.stage
     if stage not in STAGES:
         raise ConfigError("stage", f"unknown stage '{stage}'", f"use one of {', '.join(STAGES)}")
+    if stage == "init":  # writes a new brief: the composed default brief is never read (its data may be absent)
+        return init_stage(cfg)
     return STAGES[stage](Context.from_cfg(cfg))
