@@ -129,6 +129,7 @@ class Evaluated(StageResult):
     reasons: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     details: dict = field(default_factory=dict)  # confusion matrix / per class, or the residual analysis
+    intervals: dict = field(default_factory=dict)  # "model" / "baseline" -> the primary metric's bootstrap {"low", "high", ...}
     rows_test: int = 0
     predictions: str = ""
     model_sha256: str = ""

@@ -11,7 +11,7 @@ def _number(x: float) -> str:
 def seconds(value: float) -> str:
     """A duration in seconds, written in the unit that reads best (``90`` -> ``90 seconds``, ``5400`` -> ``1.5 hours``)."""
     if value < 120:
-        return f"{_number(value) if value < 10 else f'{value:.0f}'} seconds"
+        return f"{f'{value:.2g}' if value < 10 else f'{value:.0f}'} seconds"
     if value < 2 * 3600:
         return f"{_number(value / 60)} minutes"
     if value < 2 * 86400:

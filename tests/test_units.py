@@ -6,7 +6,7 @@ from specweave_ml.units import duration, seconds, size
 
 
 @pytest.mark.parametrize("value, text", [
-    (0.42, "0.4 seconds"), (3, "3 seconds"), (95, "95 seconds"), (120, "2 minutes"), (90 * 60, "90 minutes"),
+    (0.042, "0.042 seconds"), (0.42, "0.42 seconds"), (3, "3 seconds"), (4.56, "4.6 seconds"), (95, "95 seconds"), (120, "2 minutes"), (90 * 60, "90 minutes"),
     (5400 * 2, "3 hours"), (36 * 3600, "36 hours"), (3 * 86400, "3 days"), (28.5 * 86400, "28.5 days"),
 ])
 def test_seconds_read_in_the_largest_unit_that_keeps_the_number_readable(value, text):

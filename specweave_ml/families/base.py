@@ -64,6 +64,7 @@ class Evaluation:
     details: dict  # confusion matrix and per-class report, or the residual analysis
     baselines: dict  # name -> {"cv": ..., "holdout": {metric: value}}
     majority_accuracy: Optional[float] = None
+    intervals: dict = field(default_factory=dict)  # "model" / "baseline" -> bootstrap {"low", "high", "level", ...}
 
 
 class Family(Protocol):

@@ -77,6 +77,7 @@ class TabularFamily:
 
     def evaluate(self, model, train, test, split_info, plan: Plan, trained, cv: dict, seed: int, read_back) -> Evaluation:
         from specweave_ml.data.split import ROW
+        from specweave_ml.evaluation.bootstrap import predictions_interval
         from specweave_ml.evaluation.holdout import holdout_metrics, predictions_frame
 
         features, target, task, classes = split_info["features"], split_info["target"], plan.task, trained.classes
@@ -84,24 +85,33 @@ class TabularFamily:
         scores = model.scores(test[features])
         preds = read_back(predictions_frame(test[ROW], test[target], model.decide(scores), scores, task, classes))
         holdout = holdout_metrics(preds, task, names, classes)
-        baselines = self._baselines(cv, train, test, features, target, plan, classes, names, seed)
+        baselines, best = self._baselines(cv, train, test, features, target, plan, classes, names, seed)
         majority = baselines.get("most_frequent", {}).get("holdout", {}).get("accuracy")
         details = {k: v for k, v in holdout.items() if k != "metrics"}
-        return Evaluation(preds, holdout["metrics"], details, baselines, majority)
+        intervals = {"model": predictions_interval(preds, task, plan.primary_metric, classes, seed), "baseline": best}
+        return Evaluation(preds, holdout["metrics"], details, baselines, majority, intervals)
 
     @staticmethod
-    def _baselines(cv, train, test, features, target, plan, classes, names, seed) -> dict:
+    def _baselines(cv, train, test, features, target, plan, classes, names, seed) -> tuple[dict, dict]:
+        """Each baseline's holdout metrics, and the best one's bootstrap interval of the primary metric (by name)."""
         from specweave_ml.data.split import ROW
+        from specweave_ml.evaluation.bootstrap import predictions_interval
         from specweave_ml.evaluation.holdout import holdout_metrics, predictions_frame
+        from specweave_ml.metrics import METRICS
         from specweave_ml.training.baselines import baseline_model
 
-        out = {}
+        out, preds = {}, {}
         for b in cv["baselines"]:
             dummy = baseline_model(b["name"], plan.task, seed, classes).fit(train[features], train[target])
             scores = dummy.scores(test[features])
-            preds = predictions_frame(test[ROW], test[target], dummy.decide(scores), scores, plan.task, classes)
-            out[b["name"]] = {"cv": b, "holdout": holdout_metrics(preds, plan.task, names, classes)["metrics"]}
-        return out
+            preds[b["name"]] = predictions_frame(test[ROW], test[target], dummy.decide(scores), scores, plan.task, classes)
+            out[b["name"]] = {"cv": b, "holdout": holdout_metrics(preds[b["name"]], plan.task, names, classes)["metrics"]}
+        if not out:
+            return out, {}
+        metric = plan.primary_metric
+        sign = 1 if METRICS[metric].greater_is_better else -1
+        best = max(out, key=lambda n: sign * out[n]["holdout"][metric])  # the same pick as the baseline gate's
+        return out, {"name": best, **predictions_interval(preds[best], plan.task, metric, classes, seed)}
 
     def findings(self, plan: Plan, train, test, split_info, profile: dict, cv: dict, trained, model, seed: int) -> list:
         from specweave_ml import antipatterns as ap

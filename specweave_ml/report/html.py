@@ -7,7 +7,11 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Optional
 
+from specweave_ml.metrics import METRICS
 from specweave_ml.plan import Plan
+
+TOP_FINDINGS = 4  # on the first screen; the rest stay in the anti-pattern section
+SEVERITY_ORDER = {"severe": 0, "warning": 1, "info": 2}
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330;line-height:1.45}
@@ -17,6 +21,12 @@ th{background:#f3f5f9}.PASS{color:#146c2e;font-weight:600}.FAIL{color:#b42318;fo
 .severe{color:#b42318;font-weight:600}.warning{color:#9a6700}.info{color:#475467}
 .imgs{display:flex;flex-wrap:wrap;gap:.8rem}.imgs figure{margin:0}.imgs img{max-width:520px;border:1px solid #e3e7ee}
 figcaption{font-size:.85rem;color:#475467}.muted{color:#667085}code{background:#f3f5f9;padding:0 .25rem}
+.verdict{border-left:6px solid;border-radius:4px;padding:.5rem .9rem;margin:.8rem 0}.verdict>b{font-size:1.6rem}
+.verdict ul{margin:.3rem 0 0;padding-left:1.2rem}.verdict.PASS{background:#ecfdf3}.verdict.FAIL{background:#fef3f2}
+.verdict.NOT-YET{background:#fffaeb}.verdict li{color:#1d2330;font-weight:400}
+.cards{display:grid;grid-template-columns:1fr 1.35fr;gap:1rem}.card{border:1px solid #e3e7ee;border-radius:6px;padding:.2rem .9rem .5rem}
+.card table{width:100%}h3{margin:.5rem 0 .3rem;font-size:1.05rem}.headline{font-size:1.5rem;font-weight:600;margin:.2rem 0}
+.headline .muted{font-size:1rem;font-weight:400}.summary ul.findings{margin:.2rem 0;padding-left:1.2rem}details>summary{cursor:pointer;color:#344054}
 """
 
 
@@ -48,9 +58,10 @@ def render(plan: Plan, brief_yaml: str, ev: dict, images: dict[str, list[tuple[P
     """The page from the collected evidence ``ev`` (the increment's JSON reports, already loaded)."""
     readiness = ev.get("readiness") or []
     results = ev.get("metrics") or {}
+    findings = (ev.get("antipatterns") or {}).get("findings", [])
     s: list[str] = [
-        *_header(plan, ev["meta"], readiness, results),
-        *_brief_section(brief_yaml),
+        *_header(plan, ev["meta"]),
+        *_summary_section(readiness, results, findings),
         *_plan_section(plan),
         *_profile_section(ev.get("profile") or {}),
         *_models_section(ev.get("cv") or {}, ev.get("baselines") or {}, results),
@@ -59,15 +70,17 @@ def render(plan: Plan, brief_yaml: str, ev: dict, images: dict[str, list[tuple[P
         *_gates_section(results),
         *_shap_section(ev.get("shap"), images),
         *_loadtest_section(ev.get("loadtest")),
-        *_antipatterns_section((ev.get("antipatterns") or {}).get("findings", [])),
+        *_antipatterns_section(findings),
         *_readiness_section(readiness),
+        *_brief_section(brief_yaml),
     ]
     return _page(plan, "\n".join(s))
 
 
 def _page(plan: Plan, body: str) -> str:
     """The whole document around ``body``, with the status words of table cells coloured."""
-    body = body.replace("<td>PASS</td>", _td("PASS")).replace("<td>FAIL</td>", _td("FAIL")).replace("<td>NOT YET</td>", _td("NOT YET"))
+    for word in ("PASS", "FAIL", "WARN", "NOT YET"):
+        body = body.replace(f"<td>{word}</td>", _td(word))
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(plan.increment)} report</title>"
             f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
 
@@ -82,16 +95,72 @@ def _verdict(readiness: list[dict], results: dict) -> tuple[str, str]:
     return "READY", "PASS"
 
 
-def _header(plan: Plan, meta: dict, readiness: list[dict], results: dict) -> list[str]:
-    verdict, css = _verdict(readiness, results)
+def _header(plan: Plan, meta: dict) -> list[str]:
     return [f"<h1>{escape(plan.increment)}: {escape(plan.title)}</h1>",
-            f'<p><b class="{css}">{escape(verdict)}</b> '
-            f'<span class="muted">{escape(plan.task)} on {escape(plan.modality)} data; status {escape(meta.get("status", ""))}; '
-            f'last run {escape(meta.get("last_activity", ""))}</span></p>']
+            f'<p class="muted">{escape(plan.task)} on {escape(plan.modality)} data; status {escape(meta.get("status", ""))}; '
+            f'last run {escape(meta.get("last_activity", ""))}</p>']
+
+
+def _summary_section(readiness: list[dict], results: dict, findings: list[dict]) -> list[str]:
+    """The first screen: the verdict and why, the chosen model against the best baseline, the gates, the top findings."""
+    verdict, css = _verdict(readiness, results)
+    why = [escape(r) for r in results.get("reasons", [])] if results else ["not evaluated yet: run stage=evaluate"]
+    why += [f'checklist {_status(i["status"])}: {escape(i["item"])}: {escape(i["detail"])}'
+            for i in readiness if i["status"] in ("FAIL", "NOT YET")]
+    if not why:
+        why = [f"every blocking gate passes, no severe finding, {len(readiness)}/{len(readiness)} checklist items pass"]
+    s = ['<section class="summary">', f'<div class="verdict {css}"><b class="{css}">{escape(verdict)}</b>',
+         "<ul>" + "".join(f"<li>{w}</li>" for w in why) + "</ul></div>"]
+    if results:
+        s += ['<div class="cards"><div class="card">', *_headline(results), '</div><div class="card"><h3>Gates</h3>',
+              _table(["gate", "verdict", "detail"], [(g["name"], _gate_word(g), g["detail"]) for g in results["gates"]]),
+              "</div></div>"]
+    top = sorted(findings, key=lambda f: SEVERITY_ORDER.get(f["severity"], 3))[:TOP_FINDINGS]
+    s.append("<h3>Top findings</h3>")
+    s.append('<ul class="findings">' + "".join(f'<li><span class="{escape(f["severity"])}">{escape(f["severity"])}</span> '
+                                              f'{escape(f["kind"])}: {escape(f["message"])}</li>' for f in top) + "</ul>"
+             if top else "<p class='muted'>None recorded.</p>")
+    if len(findings) > len(top):
+        s.append(f"<p class='muted'>{len(findings) - len(top)} more under Anti-pattern findings below.</p>")
+    return s + ["</section>"]
+
+
+def _headline(results: dict) -> list[str]:
+    """The chosen model's primary metric on the holdout against the best baseline's, each with its interval."""
+    metric, best = results["primary_metric"], results["best_baseline"]
+    intervals = results.get("intervals") or {}
+    model, base = intervals.get("model") or {}, intervals.get("baseline") or {}
+    higher = METRICS[metric].greater_is_better if metric in METRICS else True
+    level = f"{model.get('level', 0.95):.0%}"
+    rows = [(f"{results['chosen']} (chosen)", results["holdout"][metric], _ci(model)),
+            (f"{best['name']} (best baseline)", best["score"], _ci(base))]
+    s = [f"<h3>Chosen model: {escape(results['chosen'])}</h3>",
+         f'<p class="headline">{escape(metric)} {results["holdout"][metric]:.4f} <span class="muted">vs</span> {best["score"]:.4f}</p>',
+         f'<p class="muted">on the holdout, against the best baseline ({escape(best["name"])}); '
+         f'{"higher" if higher else "lower"} is better</p>',
+         _table(["model", f"holdout {metric}", f"{level} confidence interval"], rows)]
+    if model.get("low") is not None and base.get("low") is not None:
+        apart = model["low"] > base["high"] if higher else model["high"] < base["low"]
+        s.append(f"<p>The intervals {'do not overlap' if apart else 'overlap: the gap may be noise'} "
+                 f"(bootstrap of the {results['rows_test']:,} holdout rows, {model['resamples']} resamples"
+                 f"{', within each class' if model.get('stratified') else ''}).</p>")
+    else:
+        s.append("<p class='muted'>No confidence interval recorded: rerun stage=evaluate.</p>")
+    return s
+
+
+def _ci(interval: dict) -> str:
+    return "-" if interval.get("low") is None else f"[{interval['low']:.4f}, {interval['high']:.4f}]"
+
+
+def _gate_word(gate: dict) -> str:
+    return "PASS" if gate["passed"] else ("FAIL" if gate["blocking"] else "WARN")
 
 
 def _brief_section(brief_yaml: str) -> list[str]:
-    return ["<h2>Brief</h2>", f"<pre>{escape(brief_yaml)}</pre>"]
+    lines = brief_yaml.count("\n")
+    return ["<h2>Brief</h2>", f"<details><summary>The brief as composed ({lines} lines of YAML)</summary>",
+            f"<pre>{escape(brief_yaml)}</pre></details>"]
 
 
 def _plan_section(plan: Plan) -> list[str]:
@@ -170,9 +239,8 @@ def _gates_section(results: dict) -> list[str]:
     s = ["<h2>Gates</h2>"]
     if results:
         gates = results["gates"]
-        s.append(_table(["gate", "verdict", "detail", "advice"],
-                        [(g["name"], "PASS" if g["passed"] else ("FAIL" if g["blocking"] else "WARN"), g["detail"], g["advice"]) for g in gates],
-                        ["PASS" if g["passed"] else ("FAIL" if g["blocking"] else "WARN") for g in gates]))
+        s.append(_table(["gate", "verdict", "detail", "advice"], [(g["name"], _gate_word(g), g["detail"], g["advice"]) for g in gates],
+                        [_gate_word(g) for g in gates]))
     return s
 
 

@@ -58,7 +58,7 @@ def run(ctx: Context) -> Evaluated:
     result = Evaluated(
         chosen=cv["chosen"], primary_metric=metric, cv_mean=chosen_cv["mean"], cv_std=chosen_cv["std"], holdout=ev.metrics,
         threshold=trained.threshold, threshold_rule=trained.threshold_rule, majority_accuracy=ev.majority_accuracy,
-        details=ev.details, rows_test=len(ev.predictions), predictions=paths.relative(paths.predictions),
+        details=ev.details, intervals=ev.intervals, rows_test=len(ev.predictions), predictions=paths.relative(paths.predictions),
         model_sha256=meta["model"]["sha256"], **judged,
         tasks={"T-007": {"status": state.DONE if judged["ready"] else state.FAILED,
                          "note": note + ("" if judged["ready"] else f"; NOT READY: {'; '.join(judged['reasons'])}")}})

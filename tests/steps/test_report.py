@@ -12,9 +12,9 @@ import pytest
 
 from specweave_ml.report.readiness import checklist
 
-SECTIONS = ["Brief", "Plan and its reasons", "Data profile", "Baselines versus candidates", "Cross-validation per fold",
+SECTIONS = ["Plan and its reasons", "Data profile", "Baselines versus candidates", "Cross-validation per fold",
             "Tuning", "Holdout metrics", "Gates", "SHAP explanations", "Load test", "Anti-pattern findings",
-            "Production-readiness checklist"]
+            "Production-readiness checklist", "Brief"]  # after the first screen's summary; the brief last, folded
 
 
 class Page(HTMLParser):
@@ -59,6 +59,9 @@ def test_report_is_one_offline_page_with_every_section(increment):
     assert "http://" not in html and "https://" not in html
     metrics = json.loads((run.inc / "reports" / "metrics.json").read_text())
     assert f"{metrics['holdout']['roc_auc']:.4f}" in html  # numbers come from the results, not placeholders
+    first_screen, rest = html.split("<h2>", 1)
+    assert '<section class="summary">' in first_screen and "Chosen model" in first_screen
+    assert rest.index("<details><summary>The brief as composed") > rest.index("Production-readiness checklist</h2>")
 
 
 @pytest.mark.slow
