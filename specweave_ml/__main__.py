@@ -43,6 +43,8 @@ def _with_project_briefs(argv: list[str]) -> list[str]:
     ``conf/`` joins Hydra's search path, after the package's own (a shipped brief is never shadowed)."""
     if any(a.lstrip("+").startswith("hydra.searchpath=") for a in argv):
         return argv  # the user's own search path wins
+    if any(a in ("--config-name", "-cn") or a.startswith("--config-name=") for a in argv):
+        return argv  # another top config (from_params, for dvc repro) brings its own search path
     root = next((a.split("=", 1)[1] for a in argv if a.startswith("paths.root=")), os.environ.get("SPECWEAVE_ROOT", "."))
     conf = Path(root).resolve() / "conf"
     if not (conf / "problem").is_dir() or conf == Path(CONF_DIR):

@@ -123,7 +123,7 @@ def render_plan(plan: Plan, record: Record) -> str:
         "## Tuning strategy",
         "",
         f"- {plan.tuning}" + (f": {' -> '.join(plan.tuning_phases)}" if plan.tuning_phases else ": default hyperparameters from conf/model/"),
-        f"- Budget: {plan.budget_minutes:g} minutes.",
+        f"- Budget: {seconds(plan.budget_minutes * 60)}.",
         "",
         "## Evaluation method",
         "",

@@ -56,19 +56,19 @@ class IncrementPaths:
     # model (DVC)
     model = property(lambda self: self.root / "models" / "champion")
     previous_model = property(lambda self: self.root / "models" / "previous")
-    # The replaced champion's holdout evaluation, kept beside it: on rollback the evaluation follows its model.
-    previous_evaluation = property(lambda self: self.root / "models" / "previous.metrics.json")
-    previous_predictions = property(lambda self: self.root / "models" / "previous.predictions.parquet")
+    # The replaced champion's record (training, CV, evaluation), kept beside it: on rollback it follows its model.
+    previous_record = property(lambda self: self.root / "models" / "previous.record")
+    previous_evaluation = property(lambda self: self.previous_record / "reports" / "metrics.json")
 
     @property
-    def evaluation_pairs(self) -> tuple[tuple[Path, Path], ...]:
-        """(current file, the previous champion's copy) for each file of an evaluation."""
-        return ((self.metrics, self.previous_evaluation), (self.predictions, self.previous_predictions))
+    def record_pairs(self) -> tuple[tuple[Path, Path], ...]:
+        """(current file, the previous champion's copy) for each file that describes one model."""
+        files = (self.training, self.cv, self.metrics, self.baselines, self.antipatterns, self.summary, self.predictions)
+        return tuple((f, self.previous_record / f.relative_to(self.root)) for f in files)
     # reports (small ones in git)
     reports = property(lambda self: self.root / "reports")
     prepared = property(lambda self: self.root / "reports" / "prepare.json")  # stage=prepare's result
     packaged = property(lambda self: self.root / "reports" / "package.json")  # stage=package's result
-    rollbacks = property(lambda self: self.root / "reports" / "rollback.json")  # stage=rollback's history
     profile = property(lambda self: self.root / "reports" / "profile.json")
     baselines = property(lambda self: self.root / "reports" / "baselines.json")
     cv = property(lambda self: self.root / "reports" / "cv.json")

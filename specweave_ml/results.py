@@ -141,6 +141,7 @@ class Explanation(StageResult):
     FILE: ClassVar[str] = "reports/shap/summary.json"
 
     model: str = ""
+    model_sha256: str = ""
     explainer: str = ""
     rows_explained: int = 0
     top_features: list = field(default_factory=list)
@@ -200,8 +201,8 @@ class LoadTested(StageResult):
 class Record:
     """Everything an increment has recorded: its metadata and each stage's latest result.
 
-    An evaluation, explanation or packaging that describes another model than the current champion (the
-    model was retrained since) is left out: documents never show numbers of a model that is not served.
+    An evaluation, explanation, packaging or load test that describes another model than the current champion
+    (it was retrained or rolled back since) is left out: documents never show numbers of a model not served.
     """
 
     meta: dict
@@ -220,11 +221,12 @@ class Record:
         champion = (meta.get("model") or {}).get("sha256")
         evaluated, packaged = Evaluated.load(root, strict=False), Packaged.load(root, strict=False)
         trained = Trained.load(root, strict=False)
-        explanation = Explanation.load(root, strict=False)
+        explanation, loadtest = Explanation.load(root, strict=False), LoadTested.load(root, strict=False)
         return cls(
             meta=meta, prepared=Prepared.load(root, strict=False), trained=trained,
             evaluated=evaluated if evaluated and evaluated.model_sha256 == champion else None,
-            explanation=explanation if explanation and trained and trained.model.get("sha256") == champion else None,
+            explanation=explanation if explanation and explanation.model_sha256 == champion else None,
             packaged=packaged if packaged and packaged.sha256 == champion else None,
-            readiness=Readiness.load(root, strict=False), loadtest=LoadTested.load(root, strict=False),
+            readiness=Readiness.load(root, strict=False),
+            loadtest=loadtest if loadtest and loadtest.model_sha256 == champion else None,
         )

@@ -107,7 +107,7 @@ def _staged_step(module: str) -> Callable[[Context], object]:
             try:
                 result = step(dataclasses.replace(ctx, paths=paths))
             except GateFailed as err:  # the failure is part of the record: land it, then report it
-                failed, result = err, None
+                failed, result = err.moved(str(paths.root), str(ctx.paths.final)), None
             except SpecweaveError as err:  # name the increment's files, not the staging copy's
                 raise err.moved(str(paths.root), str(ctx.paths.final)) from None
         if ctx.paths.metadata.exists():

@@ -1,4 +1,4 @@
-"""An increment's living state, kept in ``metadata.json``: status and hashes, nothing else.
+"""An increment's living state, kept in ``metadata.json``: its status and hashes, no metrics.
 
 It holds the increment's identity, its status and its tasks' statuses, the hash of the config, of the data
 and of each stage's result file (``reports/*.json``, see ``results.py``), and the identity and hash of the
@@ -68,8 +68,10 @@ def load(paths: IncrementPaths) -> dict:
 def fresh(plan: Plan, family: str, cfg: DictConfig, previous: dict) -> dict:
     """The metadata for this plan, keeping what earlier runs recorded (creation time, task statuses, models)."""
     digest = config_hash(cfg)
-    if previous and previous.get("schema_version") != SCHEMA_VERSION:  # written by an older version: start afresh
-        previous = {k: previous[k] for k in ("created",) if k in previous}
+    if previous and previous.get("schema_version") != SCHEMA_VERSION:  # written by an older version: keep its models
+        previous = {"created": previous.get("created"), **{key: {k: v for k, v in previous[key].items()
+                    if k in ("name", "sha256", "registered")} for key in ("model", "previous_model") if previous.get(key)}}
+        previous = {k: v for k, v in previous.items() if v is not None}
     if previous.get("config_hash") not in (None, digest):
         # The brief or the rules changed: earlier task statuses describe another increment; its models stay.
         previous = {k: previous[k] for k in ("created", "model", "previous_model", "rollbacks") if k in previous}

@@ -89,7 +89,7 @@ class Tracker:
             self.client.set_terminated(run_id)
 
     def register_model(self, run_id: Optional[str], model, example, name: str, requirements: list[str],
-                       champion: bool = True) -> Optional[str]:
+                       champion: bool = True, tags: Optional[dict] = None) -> Optional[str]:
         """Log the model to the run and register it under the increment's name; point `champion` at it only
         when the increment passed its gates (a version that did not is tagged ``ready=false``)."""
         if not self.enabled or run_id is None:
@@ -111,6 +111,8 @@ class Tracker:
             )
         version = str(info.registered_model_version)
         client.set_model_version_tag(name, version, "ready", str(champion).lower())
+        for key, value in (tags or {}).items():
+            client.set_model_version_tag(name, version, key, str(value))
         if champion:
             client.set_registered_model_alias(name, "champion", version)
         return version

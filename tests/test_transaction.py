@@ -83,6 +83,34 @@ def test_staging_left_by_a_killed_run_is_cleared_and_a_live_one_kept(increment):
     assert not left.exists() and live.exists()
 
 
+def test_a_second_stage_on_the_same_increment_is_refused_naming_the_process_that_holds_it(increment):
+    from specweave_ml.errors import SpecweaveError
+
+    with staged(increment, "train"):
+        with pytest.raises(SpecweaveError, match=rf"is being written by process {os.getpid()} \(stage=train\)"):
+            with staged(increment, "monitor"):
+                pass
+    with staged(increment, "monitor"):  # free again once the first one is done
+        pass
+
+
+def test_a_run_killed_while_landing_is_finished_by_the_next_not_thrown_away(increment):
+    import json
+
+    from specweave_ml.transaction import JOURNAL
+
+    left = increment.staging_dir / f"{increment.name}.train.999999999"  # no such process
+    write_text(left / "spec.md", "# spec of the landed stage\n")
+    write_text(left / "reports" / "new.json", "{}\n")
+    (left / JOURNAL).write_text(json.dumps({"final": str(increment.root), "changed": ["spec.md", "reports/new.json"],
+                                             "removed": ["reports/old.json"]}))
+    (left / "reports" / "new.json").rename(increment.root / "reports" / "new.json")  # moved before the kill
+    clear_stale(increment)
+    assert increment.spec.read_text() == "# spec of the landed stage\n"
+    assert (increment.root / "reports" / "new.json").exists() and not (increment.root / "reports" / "old.json").exists()
+    assert not left.exists()
+
+
 # --- a real run, killed ------------------------------------------------------------------------------------
 
 def _cli(root: Path, *args: str, **popen) -> subprocess.Popen:

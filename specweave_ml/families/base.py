@@ -105,7 +105,15 @@ class Family(Protocol):
     def explain(self, model, model_name: str, train: pd.DataFrame, test: pd.DataFrame, split_info: dict, plan: Plan,
                 settings, seed: int, out_dir: Path) -> dict: ...
 
-    # batch predictions, A/B tests and serving
+    # batch predictions, drift, A/B tests and serving
+    notes: dict  # one-line descriptions for tasks.md: "features" (how features are built), "explanations"
+
+    def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
+        """A user's input (``stage=predict``, ``stage=monitor``) checked against what the packaged model takes."""
+
+    def reference(self, paths, model, example: pd.DataFrame, model_meta: dict, cfg, seed: int) -> str:
+        """Write the drift reference profile of a packaged model; return the explainer kind the server uses."""
+
     def score(self, model, frame: pd.DataFrame) -> pd.DataFrame:
         """``stage=predict``: the input with the model's answers added."""
 

@@ -25,6 +25,7 @@ CLASSIFICATION = ("binary_classification", "multiclass_classification")
 class TabularFamily:
     name = "tabular"
     tasks = (*CLASSIFICATION, "regression")
+    notes = {"features": "imputation, scaling and encoding fitted inside each pipeline", "explanations": "SHAP"}
 
     def serves(self, task: str, modality: str) -> bool:
         return modality == "tabular" and task in self.tasks
@@ -155,6 +156,20 @@ class TabularFamily:
         return summary
 
     # -- predictions, A/B tests, serving ------------------------------------------------------------------
+    def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
+        """A user's rows checked against the packaged model's signature (one message naming any bad column)."""
+        from specweave_ml.data.inputs import conform
+        from specweave_ml.packaging import signature_columns
+
+        return conform(frame, signature_columns(model_dir))
+
+    def reference(self, paths, model, example: pd.DataFrame, model_meta: dict, cfg, seed: int) -> str:
+        """The drift reference profile of the model's inputs and scores; returns the server's SHAP explainer kind."""
+        from specweave_ml.serving.reference import write_reference
+
+        profile = write_reference(paths, model, example, model_meta, cfg.serving.drift.bins, cfg.explain.background_rows, seed)
+        return profile["model"]["explainer"]
+
     def score(self, model, frame: pd.DataFrame) -> pd.DataFrame:
         scores = model.scores(frame)
         out = pd.DataFrame(index=frame.index)

@@ -78,21 +78,19 @@ def cross_validated(paths: IncrementPaths) -> Item:
     return Item(name, PASS if ok else FAIL, _rel(paths, paths.cv), f"{folds}-fold {cv['cv_strategy']} on {cv['metric']}")
 
 
-def explained(paths: IncrementPaths) -> Item:
+def explained(paths: IncrementPaths, explanation) -> Item:
     name = "Model explainability generated (SHAP)"
-    if not paths.shap_summary.exists():
-        return Item(name, NOT_YET, "", "no SHAP outputs: run stage=explain")
-    summary = read_json(paths.shap_summary)
-    return Item(name, PASS, _rel(paths, paths.shap_summary), f"{summary['explainer']} SHAP on {summary['rows_explained']} rows")
+    if explanation is None:
+        return Item(name, NOT_YET, "", "no explanation of the current model: run stage=explain")
+    return Item(name, PASS, _rel(paths, paths.shap_summary), f"{explanation.explainer} SHAP on {explanation.rows_explained} rows")
 
 
-def load_tested(paths: IncrementPaths, budget_ms: float) -> Item:
+def load_tested(paths: IncrementPaths, loadtest, budget_ms: float) -> Item:
     name = "Load testing completed (latency < target)"
-    if not paths.loadtest.exists():
-        return Item(name, NOT_YET, "", "no load test has been run: stage=loadtest")
-    lt = read_json(paths.loadtest)
-    ok = lt["p95_ms"] <= budget_ms and lt.get("error_rate", 0) == 0
-    return Item(name, PASS if ok else FAIL, _rel(paths, paths.loadtest), f"p95 {lt['p95_ms']:.1f} ms vs budget {budget_ms:g} ms")
+    if loadtest is None:
+        return Item(name, NOT_YET, "", "no load test of the current model has been run: stage=loadtest")
+    ok = loadtest.p95_ms <= budget_ms and loadtest.error_rate == 0
+    return Item(name, PASS if ok else FAIL, _rel(paths, paths.loadtest), f"p95 {loadtest.p95_ms:.1f} ms vs budget {budget_ms:g} ms")
 
 
 def monitored(paths: IncrementPaths, meta: dict) -> Item:
@@ -150,8 +148,8 @@ def checklist(paths: IncrementPaths, record: Record, budget_ms: float, index: st
         "experiments_tracked": experiments_tracked(record.trained.tracking if record.trained else {}, run_exists),
         "baseline_documented": baseline_documented(paths, record.evaluated),
         "cross_validated": cross_validated(paths),
-        "explained": explained(paths),
-        "load_tested": load_tested(paths, budget_ms),
+        "explained": explained(paths, record.explanation),
+        "load_tested": load_tested(paths, record.loadtest, budget_ms),
         "monitored": monitored(paths, meta),
         "ab_ready": ab_ready(paths),
         "rollback_ready": rollback_ready(paths, meta),

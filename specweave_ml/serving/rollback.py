@@ -14,10 +14,11 @@ from specweave_ml.paths import IncrementPaths
 
 
 def rollback(paths: IncrementPaths, meta: dict, check_version: Optional[Callable[[str, str], None]] = None,
-             move_alias: Optional[Callable[[str, str], None]] = None, when: str = "") -> dict:
+             when: str = "") -> dict:
     """Swap ``models/previous`` and ``models/champion`` and their records in ``meta``; returns what was done.
 
     ``check_version(name, version)`` raises if the registry lacks the version; it runs before any file moves.
+    The registry's alias is moved by the caller, last (``alias_target``), so that nothing can fail after it.
     """
     from specweave_ml.fileio import directory_hash
     from specweave_ml.packaging import ModelIntegrityError
@@ -46,21 +47,29 @@ def rollback(paths: IncrementPaths, meta: dict, check_version: Optional[Callable
     replaced = {**current, "sha256": directory_hash(paths.previous_model) if paths.previous_model.exists() else current.get("sha256")}
     meta["model"], meta["previous_model"] = previous, replaced
 
-    alias = None
-    if registered.get("version") and move_alias is not None:
-        move_alias(registered["name"], registered["version"])
-        alias = f"{registered['name']} v{registered['version']}"
+    target, why = alias_target(registered)
     record = {"at": when, "from": current.get("sha256"), "to": previous["sha256"], "replaced_intact": intact,
-              "alias": alias or "not moved (the restored model was never registered, or tracking is off)"}
+              "alias": f"{target[0]} v{target[1]}" if target else f"not moved ({why})"}
     meta.setdefault("rollbacks", []).append(record)
     meta["status"] = "rolled back"
     return record
 
 
+def alias_target(registered: dict) -> tuple[Optional[tuple[str, str]], str]:
+    """The registered (name, version) that ``champion`` should point at after a rollback, or why none."""
+    if not registered.get("version"):
+        return None, "the restored model was never registered, or tracking is off"
+    if registered.get("alias") != "champion":
+        return None, (f"v{registered['version']} was registered not ready (gates failed, or not evaluated): "
+                      "served, not made champion")
+    return (registered["name"], registered["version"]), ""
+
+
 def _swap_evaluations(paths: IncrementPaths) -> None:
-    """The holdout evaluation on record follows its model (``stage=train`` kept the replaced one's beside it)."""
-    for current, kept in paths.evaluation_pairs:
+    """The record of a model (training, CV, holdout evaluation) follows it (``stage=train`` kept the replaced one's)."""
+    for current, kept in paths.record_pairs:
         swap = kept.with_name(f".{kept.name}.rollback")
+        kept.parent.mkdir(parents=True, exist_ok=True)
         if current.exists():
             current.rename(swap)
         if kept.exists():

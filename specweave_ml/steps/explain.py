@@ -25,12 +25,13 @@ def run(ctx: Context) -> Explanation:
     known = {"explainer", "rows_explained", "top_features", "files", "local_rows"}
     result = Explanation(model=name, **{k: summary[k] for k in known if k in summary},
                          extra={k: v for k, v in summary.items() if k not in known},
-                         tasks={"T-008": {"status": state.DONE, "note": f"{summary['explainer']} SHAP on "
-                                          f"{summary['rows_explained']} test rows; top: {top}"}})
+                         model_sha256=meta["model"]["sha256"],
+                         tasks={"T-008": {"status": state.DONE, "note": f"{summary['explainer']} "
+                                          f"{family.notes['explanations']} on {summary['rows_explained']} test rows; top: {top}"}})
     state.record(paths, meta, result)
     Tracker(ctx.cfg.tracking, ctx.cfg.paths.root).log(trained.tracking.get("parent_run_id"),
                                                       artifacts=sorted(paths.shap.iterdir()), artifact_dir="shap")
     state.save(paths, meta)
     docs.write_all(paths, plan, ctx.problem)
-    log.info("explained %s with %s SHAP: top features %s", plan.increment, summary["explainer"], top)
+    log.info("explained %s (%s %s): top features %s", plan.increment, summary["explainer"], family.notes["explanations"], top)
     return result

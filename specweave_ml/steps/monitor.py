@@ -11,10 +11,10 @@ from pathlib import Path
 
 from specweave_ml import state
 from specweave_ml.context import Context
-from specweave_ml.data.inputs import conform, read_input
+from specweave_ml.data.inputs import read_input
 from specweave_ml.errors import ConfigError, DataError, GateFailed
 from specweave_ml.fileio import write_json
-from specweave_ml.packaging import load_model, signature_columns
+from specweave_ml.packaging import load_model
 from specweave_ml.serving import drift
 from specweave_ml.serving.bundle import read_profile
 
@@ -29,7 +29,7 @@ def run(ctx: Context) -> dict:
     sha = meta.get("model", {}).get("sha256")
     model = load_model(paths.model, sha)
     profile = read_profile(paths, sha)
-    batch = conform(read_input(Path(ctx.cfg.input)), signature_columns(paths.model))
+    batch = ctx.trainable_family().conform(read_input(Path(ctx.cfg.input)), paths.model)
     if batch.empty:
         raise DataError("input", f"'{ctx.cfg.input}' has no rows", "give a batch with at least one row")
     scores = drift.score_columns(model.scores(batch), model.task, profile["classes"])

@@ -9,7 +9,6 @@ from specweave_ml.context import Context
 from specweave_ml.packaging import load_model
 from specweave_ml.results import Evaluated, Packaged, Trained
 from specweave_ml.serving.docker import write_dockerfile
-from specweave_ml.serving.reference import write_reference
 from specweave_ml.serving.settings import server_config
 from specweave_ml.steps.common import load_split, planned, split_info
 from specweave_ml.tracking import Tracker
@@ -25,21 +24,17 @@ def run(ctx: Context) -> Packaged:
     example = family.example_input(load_split(ctx, "train"), split_info(ctx))
     evaluated = Evaluated.load(paths.root)
     ready = bool(evaluated and evaluated.model_sha256 == model_meta["sha256"] and evaluated.ready)
+    explainer = family.reference(paths, model, example, model_meta, ctx.cfg, ctx.seed)
+    write_dockerfile(paths, ctx.cfg.paths.root, server_config(ctx.cfg.serving, paths, with_challenger=False), model_meta)
+    # Last of what can fail: the registry, which no rollback of this stage's files could undo.
     tracker = Tracker(ctx.cfg.tracking, ctx.cfg.paths.root)
     parent = trained.tracking.get("parent_run_id")
-    version = tracker.register_model(parent, model, example, plan.increment, trained.model["requirements"], champion=ready)
+    version = tracker.register_model(parent, model, example, plan.increment, trained.model["requirements"], champion=ready,
+                                     tags={"sha256": model_meta["sha256"]})
     tracker.log(parent, end=True)
     registered = {"name": plan.increment, "version": version, "alias": "champion" if ready else None} if version else None
-    if not version:
-        where = "tracking off: not registered"
-    elif ready:
-        where = f"registered as {plan.increment} v{version} (alias champion)"
-    else:
-        where = f"registered as {plan.increment} v{version}, NOT made champion: the increment is not ready"
-    explainer = write_reference(paths, model, example, model_meta, ctx.cfg.serving.drift.bins,
-                                ctx.cfg.explain.background_rows, ctx.seed)["model"]["explainer"]
-    config = server_config(ctx.cfg.serving, paths, with_challenger=False)
-    write_dockerfile(paths, ctx.cfg.paths.root, config, model_meta)
+    where = ("tracking off: not registered" if not version else f"registered as {plan.increment} v{version} (alias champion)"
+             if ready else f"registered as {plan.increment} v{version}, NOT made champion: the increment is not ready")
     result = Packaged(model=model_meta["name"], sha256=model_meta["sha256"], registered=registered,
                       reference_profile=paths.relative(paths.reference_profile), dockerfile=paths.relative(paths.dockerfile),
                       tasks={"T-009": {"status": state.DONE, "note": f"MLflow model at {trained.model['path']} "

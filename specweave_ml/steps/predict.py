@@ -11,10 +11,10 @@ from pathlib import Path
 
 from specweave_ml import state
 from specweave_ml.context import Context
-from specweave_ml.data.inputs import conform, read_input
+from specweave_ml.data.inputs import read_input
 from specweave_ml.errors import ConfigError
 from specweave_ml.fileio import write_parquet, write_text
-from specweave_ml.packaging import load_model, signature_columns
+from specweave_ml.packaging import load_model
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def run(ctx: Context) -> Path:
     meta = state.load(paths)
     model = load_model(paths.model, meta.get("model", {}).get("sha256"))
     frame = read_input(source)
-    answers = family.score(model, conform(frame, signature_columns(paths.model)))
+    answers = family.score(model, family.conform(frame, paths.model))
     out = frame.copy()
     for column in answers.columns:
         out[column] = answers[column].to_numpy()

@@ -60,9 +60,12 @@ def run(ctx: Context) -> Readiness:
         return read_json(path) if path.exists() else None
 
     record = Record.load(paths.root)
-    ev = {"meta": meta, "profile": read(paths.profile), "cv": read(paths.cv), "baselines": read(paths.baselines),
-          "metrics": read(paths.metrics) if record.evaluated else None, "shap": read(paths.shap_summary),
-          "antipatterns": read(paths.antipatterns), "loadtest": read(paths.loadtest), "readiness": result.items}
+    evaluated = record.evaluated is not None  # every file below describes the current champion, or is left out
+    ev = {"meta": meta, "profile": read(paths.profile), "cv": read(paths.cv) if record.trained else None,
+          "baselines": read(paths.baselines) if evaluated else None, "metrics": read(paths.metrics) if evaluated else None,
+          "shap": read(paths.shap_summary) if record.explanation else None,
+          "antipatterns": read(paths.antipatterns) if evaluated else None,
+          "loadtest": read(paths.loadtest) if record.loadtest else None, "readiness": result.items}
     images = {
         "holdout": [(p, p.stem.replace("_", " ")) for p in sorted(paths.plots.glob("*.png"))],
         "shap": [(p, p.stem.replace("_", " ")) for p in sorted(paths.shap.glob("*.png"))],

@@ -8,8 +8,7 @@ from specweave_ml import docs, state
 from specweave_ml.context import Context
 from specweave_ml.errors import ConfigError, DataError
 from specweave_ml.packaging import load_model
-from specweave_ml.serving.reference import write_reference
-from specweave_ml.serving.rollback import rollback
+from specweave_ml.serving.rollback import alias_target, rollback
 from specweave_ml.steps.common import load_split, planned, split_info
 from specweave_ml.tracking import Tracker
 
@@ -17,6 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def _registry(ctx: Context):
+    """(check that a version exists, move the champion alias), or (None, None) with tracking off."""
     tracker = Tracker(ctx.cfg.tracking, ctx.cfg.paths.root)
     if not tracker.enabled:
         return None, None
@@ -39,18 +39,23 @@ def _registry(ctx: Context):
 def run(ctx: Context) -> dict:
     plan, paths, family = planned(ctx), ctx.paths, ctx.trainable_family()
     meta = state.load(paths)
-    record = rollback(paths, meta, *_registry(ctx), when=state.now())
+    check, move_alias = _registry(ctx)
+    record = rollback(paths, meta, check, when=state.now())
     restored = meta["model"]
     try:
         model = load_model(paths.model, restored["sha256"])
-        example = family.example_input(load_split(ctx, "train"), split_info(ctx))
-        write_reference(paths, model, example, restored, ctx.cfg.serving.drift.bins, ctx.cfg.explain.background_rows, ctx.seed)
+        family.reference(paths, model, family.example_input(load_split(ctx, "train"), split_info(ctx)), restored, ctx.cfg, ctx.seed)
     except DataError as err:
         log.warning("drift reference not rebuilt for the restored model (%s): the server runs without drift gauges", err.message)
     state.set_task(meta, "T-009", state.DONE, f"rolled back to {restored.get('name')} (sha256 {restored['sha256'][:12]}); "
                    f"alias {record['alias']}")
     state.save(paths, meta)
     docs.write_all(paths, plan, ctx.problem)
+    target, _ = alias_target(restored.get("registered") or {})
+    if target and move_alias is not None:  # last: nothing in this stage can fail after the registry has moved
+        move_alias(*target)
+    elif target:
+        record["alias"] = "not moved (tracking is off)"
     log.info("rolled back %s: %s -> %s; alias %s. Restart the server to serve it.", plan.increment,
              (record["from"] or "?")[:12], record["to"][:12], record["alias"])
     return record

@@ -12,7 +12,7 @@ from specweave_ml.fileio import directory_hash, write_json
 from specweave_ml.gates import cv_spread_gate, overfit_gate
 from specweave_ml.models.registry import entry, params_for
 from specweave_ml.packaging import save_model
-from specweave_ml.results import Evaluated, Packaged, Trained
+from specweave_ml.results import Packaged, Trained
 from specweave_ml.steps.common import load_split, planned, progress, split_info
 from specweave_ml.tracking import Tracker, git_commit
 from specweave_ml.training.train import TuningSettings
@@ -110,27 +110,31 @@ def track(ctx: Context, plan, result, info: dict, meta: dict, tuning_files: list
 
 
 def keep_previous(paths, meta: dict) -> None:
-    """The champion about to be replaced, with its record and evaluation, kept in models/previous for rollback."""
+    """The champion about to be replaced, with its registration and its record (training, CV, evaluation), kept
+    in models/previous for rollback."""
     if not paths.model.exists():
         return
+    champion = meta.get("model", {})
     shutil.rmtree(paths.previous_model, ignore_errors=True)
     shutil.copytree(paths.model, paths.previous_model)
     packaged = Packaged.load(paths.root, strict=False)
-    registered = packaged.registered if packaged and packaged.sha256 == meta.get("model", {}).get("sha256") else None
-    meta["previous_model"] = {**meta.get("model", {}), "registered": registered, "sha256": directory_hash(paths.previous_model)}
-    evaluated = Evaluated.load(paths.root, strict=False)
-    current = evaluated is not None and evaluated.model_sha256 == meta.get("model", {}).get("sha256")
-    for path, kept in paths.evaluation_pairs:
-        kept.unlink(missing_ok=True)
-        if current and path.exists():
+    registered = champion.get("registered") or (packaged.registered if packaged and packaged.sha256 == champion.get("sha256") else None)
+    meta["previous_model"] = {**champion, "registered": registered, "sha256": directory_hash(paths.previous_model)}
+    shutil.rmtree(paths.previous_record, ignore_errors=True)
+    trained = Trained.load(paths.root, strict=False)
+    if trained is None or trained.model.get("sha256") != champion.get("sha256"):
+        return  # no record of this model to keep (trained by an older version, or the files were replaced)
+    for path, kept in paths.record_pairs:
+        if path.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, kept)
 
 
-def task_notes(ctx: Context, result, metric: str, digest: str) -> dict:
+def task_notes(ctx: Context, result, metric: str, digest: str, family) -> dict:
     chosen = next(r for r in result.candidates if r.name == result.chosen)
     done = state.DONE
     notes = {
-        "T-003": (done, "imputation, scaling and encoding fitted inside each pipeline"),
+        "T-003": (done, family.notes["features"]),
         "T-004": (done, ", ".join(f"{r.name} {r.mean:.4f}" for r in result.baselines) + f" (CV {metric})"),
         "T-005": (done, f"chosen {result.chosen}: CV {metric} {chosen.mean:.4f} ± {chosen.std:.4f}; "
                   + ", ".join(f"{r.name} {r.mean:.4f}" for r in result.candidates)),
@@ -167,7 +171,7 @@ def run(ctx: Context) -> Trained:
         params={k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
         tuning=result.tuning, tracking=track(ctx, plan, result, info, meta, tuning_files),
         model={"name": result.chosen, "path": paths.relative(paths.model), "sha256": digest, "requirements": requirements},
-        tasks=task_notes(ctx, result, metric, digest))
+        tasks=task_notes(ctx, result, metric, digest, family))
     meta["model"] = {"name": result.chosen, "sha256": digest, "registered": None}
     state.record(paths, meta, trained, status="trained")
     state.save(paths, meta)

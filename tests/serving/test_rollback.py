@@ -41,9 +41,11 @@ def test_rollback_restores_the_previous_champion_and_rolling_again_goes_forward(
     assert items["Rollback plan documented"]["status"] == "PASS"
     assert items["Monitoring configured (drift, performance)"]["status"] == "PASS"
 
-    stage(project.root, "rollback")  # and forward again
+    forward = stage(project.root, "rollback")  # and forward again
     assert directory_hash(project.paths.model) == champion["sha256"] == project.meta["model"]["sha256"]
-    assert str(client.get_model_version_by_alias("0002-breast-cancer", "champion").version) == "2"
+    # v2 was packaged without an evaluation (``retrained``), so it was registered not ready: served, never champion.
+    assert champion["registered"]["alias"] is None and "registered not ready" in forward["alias"]
+    assert str(client.get_model_version_by_alias("0002-breast-cancer", "champion").version) == "1"
 
 
 @pytest.mark.slow
