@@ -46,10 +46,27 @@ def save_model(model, path: Path, example: pd.DataFrame, requirements: list[str]
         model, str(tmp), serialization_format="cloudpickle", signature=signature,
         input_example=example, pip_requirements=requirements,
     )
+    _deterministic(tmp)
     if path.exists():
         shutil.rmtree(path)
     tmp.rename(path)
     return directory_hash(path)
+
+
+def _deterministic(model_dir: Path) -> None:
+    """The same fitted model gives the same bytes: MLflow's MLmodel carries a random ``model_uuid`` and the
+    save time; the id becomes a hash of the model's other files and the time goes (the increment's metadata
+    records when it was trained). The pickles themselves are already byte-identical for the same seed."""
+    import hashlib
+    import re
+
+    mlmodel = model_dir / "MLmodel"
+    digest = hashlib.sha256()
+    for file in sorted(p for p in model_dir.rglob("*") if p.is_file() and p != mlmodel):
+        digest.update(str(file.relative_to(model_dir)).encode() + file.read_bytes())
+    text = re.sub(r"^utc_time_created: .*\n", "", mlmodel.read_text(), flags=re.MULTILINE)
+    text = re.sub(r"^model_uuid: .*$", f"model_uuid: {digest.hexdigest()[:32]}", text, flags=re.MULTILINE)
+    mlmodel.write_text(text)
 
 
 def load_model(path: Path, expected_hash: str | None):

@@ -1,6 +1,6 @@
 """Typed stage results: what each stage hands to the next, saved as its own JSON under ``reports/``.
 
-Every result carries ``schema_version`` and ``stage``; a file written by another schema version is refused
+Every result carries ``schema_version`` and ``stage``, and no timestamp; a file written by another schema version is refused
 with a message that says to rerun the stage. A result also records the methodology tasks it completed
 (``tasks``: id -> status and note), which ``tasks.md`` shows. ``metadata.json`` keeps status and hashes only
 (see ``state.py``); the numbers live here, one home each.
@@ -36,7 +36,8 @@ class StageResult:
     FILE: ClassVar[str] = ""  # relative to the increment's folder
 
     tasks: dict = field(default_factory=dict)  # task id -> {"status": ..., "note": ...}
-    created: str = ""
+    # No timestamp: the same inputs give the same bytes, so DVC sees an unchanged result as unchanged
+    # (metadata.json records when each stage ran).
 
     def to_dict(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "stage": self.STAGE, **dataclasses.asdict(self)}

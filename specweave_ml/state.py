@@ -8,13 +8,12 @@ champion and of the previous champion kept for rollback. Numbers live in the sta
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from specweave_ml.fileio import json_text, read_json, write_json
+from specweave_ml.fileio import read_json, write_json
 from specweave_ml.paths import IncrementPaths
 from specweave_ml.plan import Plan
 
@@ -107,24 +106,14 @@ def record(paths: IncrementPaths, meta: dict, result, status: Optional[str] = No
     """Save a stage's typed result and note it in the metadata: its file's hash, its tasks, the new status."""
     from specweave_ml.fileio import file_hash
 
-    previous = type(result).load(paths.root, strict=False)
-    if previous is not None and _same_but_time(previous.to_dict(), result.to_dict()):
-        result.created = previous.created  # a rerun that changed nothing leaves the file (and DVC) as they were
-    result.created = result.created or now()
     path = result.save(paths.root)
-    meta.setdefault("stages", {})[result.STAGE] = {"at": result.created, "result": paths.relative(path), "sha256": file_hash(path)}
+    digest, before = file_hash(path), meta.get("stages", {}).get(result.STAGE, {})
+    at = before["at"] if before.get("sha256") == digest and before.get("at") else now()  # unchanged: as it was
+    meta.setdefault("stages", {})[result.STAGE] = {"at": at, "result": paths.relative(path), "sha256": digest}
     for tid, task in result.tasks.items():
         meta["tasks"][tid] = dict(task)
     if status is not None:
         meta["status"] = status
-
-
-def _same_but_time(a: dict, b: dict) -> bool:
-    """Equal as saved (JSON: tuples read back as lists), apart from when they were made."""
-    def saved(d: dict):
-        return json.loads(json_text({k: v for k, v in d.items() if k != "created"}))
-
-    return saved(a) == saved(b)
 
 
 def save(paths: IncrementPaths, meta: dict) -> None:

@@ -62,6 +62,17 @@ def test_saved_model_loads_back_with_its_hash_and_predicts_the_same(tmp_path, fi
     assert signature_columns(path) == {"a": "double", "b": "double"}
 
 
+def test_the_same_model_saved_twice_has_the_same_bytes_and_another_model_does_not(tmp_path, fitted):
+    """DVC and rollback compare hashes: a rerun with the same seed must not look like a new model."""
+    model, X = fitted
+    first = save_model(model, tmp_path / "one", X, REQUIREMENTS)
+    again = save_model(model, tmp_path / "two", X, REQUIREMENTS)
+    assert first == again
+    assert "utc_time_created" not in (tmp_path / "one" / "MLmodel").read_text()
+    other = save_model(DecisionModel(model.pipeline, threshold=0.7).fit(X, model.predict(X)), tmp_path / "three", X, REQUIREMENTS)
+    assert other != first
+
+
 def test_saving_again_replaces_the_previous_model(tmp_path, fitted):
     model, X = fitted
     path = tmp_path / "champion"
