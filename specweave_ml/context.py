@@ -77,8 +77,11 @@ class Context:
         d = self.problem.data
         path = sources.locate(d)
         stat = path.stat() if path is not None else None
-        return {"source": d.source, "format": sources.source_format(d), "sample_rows": d.sample_rows,
+        spec = {"source": d.source, "format": sources.source_format(d), "sample_rows": d.sample_rows,
                 "file_size": stat.st_size if stat else None, "file_mtime_ns": stat.st_mtime_ns if stat else None}
+        if d.separator is not None:  # only when set, so snapshots fetched before the key existed stay current
+            spec["separator"] = d.separator
+        return spec
 
     def load_source(self, columns: Optional[list[str]] = None) -> pd.DataFrame:
         """The brief's data, read from its source (``sample_rows`` applied)."""

@@ -42,6 +42,11 @@ class DataFormat(Enum):
     bundled = "bundled"
 
 
+class OnDirty(Enum):
+    error = "error"
+    warn = "warn"
+
+
 class ClassWeighting(Enum):
     sqrt = "sqrt"
     balanced = "balanced"
@@ -75,6 +80,8 @@ class DataSchema:
     item_column: Optional[str] = None
     rating_column: Optional[str] = None
     sample_rows: Optional[int] = None  # keep only the first N rows of the source: quick runs and tests
+    separator: Optional[str] = None  # a CSV's separator: one character or comma | semicolon | tab | pipe; null: a comma, or the one detected
+    on_dirty: OnDirty = OnDirty.warn  # stray words among numbers, infinities, another separator: warn (a finding) | error
 
 
 @dataclass

