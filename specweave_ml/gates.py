@@ -91,3 +91,49 @@ def overfit_gate(metric: str, train: float, val: float, limit: float) -> GateRes
     advice = "" if passed else ("overfitting: regularise (shallower trees, larger min_child_weight / min_samples_leaf, "
                                 "stronger L2, subsampling) or add data")
     return GateResult("train_val_gap", passed, False, g, limit, detail, advice)
+
+
+MAX_INTERVAL_WIDTH = 0.1
+"""The widest 95% bootstrap interval of the primary metric a holdout may leave before the report warns (absolute
+for scores bounded by 1, relative to the score otherwise, like the fold spread). Wider than ±0.05, two models
+a few points apart, or the model and the baseline-margin line, cannot be told apart on this holdout."""
+RULE_OF_THREE = 3.0
+"""A bootstrap cannot show an error it never sees (a perfect score on 15 rows resamples to 1.0 every time); by the
+rule of three, an error never seen in n rows may still be as high as 3/n (95%), so a bounded score's interval
+is taken as at least 3/n wide: a holdout under 30 rows always warns."""
+
+
+def holdout_resolution(metric: str, score: float, model: dict, baseline: dict, rows: int,
+                       max_width: float = MAX_INTERVAL_WIDTH) -> str | None:
+    """A warning when the holdout is too small to tell models apart, else None (never blocking).
+
+    ``model`` and ``baseline`` are bootstrap intervals (``{"low", "high", "level", ...}``, see
+    ``evaluation.bootstrap``; ``baseline`` also names the best baseline). It warns when the model's interval
+    is wider than ``max_width`` (for a bounded score, at least ``RULE_OF_THREE / rows`` wide) or overlaps the
+    best baseline's.
+
+    >>> holdout_resolution("roc_auc", 0.99, {"low": 0.97, "high": 1.0}, {"name": "uniform", "low": 0.5, "high": 0.5}, 500)
+    >>> holdout_resolution("roc_auc", 1.0, {"low": 1.0, "high": 1.0}, {}, 15)[:46]
+    'holdout_size: the holdout has 15 rows: the 95%'
+    """
+    low, high = model.get("low"), model.get("high")
+    if low is None or high is None:
+        return None
+    bounded = METRICS[metric].bounded_by_one
+    width = (high - low) if bounded else (high - low) / abs(score) if score else float("inf")
+    floor = RULE_OF_THREE / rows if bounded and rows else 0.0
+    problems = []
+    if max(width, floor) > max_width:
+        problems.append(f"{width:.3f} wide" + ("" if bounded else " relative to the score")
+                        + (f" (at least 3/{rows:,} = {floor:.3f} by the rule of three: an error never seen in "
+                           f"{rows:,} rows may still be that common)" if floor > width else "")
+                        + f", more than {max_width}")
+    b_low, b_high = baseline.get("low"), baseline.get("high")
+    if b_low is not None and b_high is not None and low <= b_high and b_low <= high:
+        problems.append(f"it overlaps the best baseline {baseline.get('name', '')}'s [{b_low:.4f}, {b_high:.4f}]")
+    if not problems:
+        return None
+    level = model.get("level", 0.95)
+    return (f"holdout_size: the holdout has {rows:,} rows: the {level:.0%} bootstrap interval of {metric} is "
+            f"[{low:.4f}, {high:.4f}], {'; '.join(problems)}: too few rows to tell models apart; read the result with care, "
+            "hold out more rows (selection.test_size) or collect more data")

@@ -8,12 +8,14 @@ Heuristics (the methodology's decision tree, kept as data in ``conf/selection/de
   group column -> grouped split and CV (no group on both sides); classification -> stratified; else random;
 * a minority class under ``gates.imbalance_ratio`` (10%; with k classes, scaled by k/2) makes the data
   imbalanced: PR-AUC becomes the default primary metric, class weights and a tuned threshold follow;
-* CV never uses fewer than 3 folds.
+* CV never uses fewer than 3 folds; with fewer than ``MIN_VALIDATION_ROWS`` validation rows per fold, the
+  plan uses fewer folds (down to 3) and says so in its notes, and says when even 3 folds leave too few.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
 from specweave_ml.errors import ConfigError
@@ -21,6 +23,13 @@ from specweave_ml.models.registry import REGISTRY
 from specweave_ml.metrics import CLASSIFICATION, DEFAULT_PRIMARY, DEFAULT_SECONDARY, IMBALANCED_PRIMARY
 from specweave_ml.plan import Candidate, Gates, Plan, SplitPlan
 from specweave_ml.schema import ModelSchema, ProblemSchema, RuleSchema, SelectionSchema, TuningSchema
+
+MIN_CV_FOLDS = 3
+MIN_VALIDATION_ROWS = 20
+"""The fewest rows a CV fold should validate on. Below 20, one row moves a fold's accuracy by 5 points or
+more and a rare class may appear once or not at all, so the fold scores (their mean, and the spread the
+``cv_std`` gate reads) measure which rows fell where rather than the model. Fewer, larger folds cost each fold
+a little training data and buy validation scores that can be compared."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,34 @@ def _split(problem: ProblemSchema, selection: SelectionSchema) -> SplitPlan:
     return SplitPlan("random", "kfold", folds, test, None, None, "no time or group structure is declared")
 
 
+def validation_rows(n_rows: int, split: SplitPlan, folds: int) -> int:
+    """About how many rows each CV fold validates on, from the rows left after the holdout.
+
+    An expanding window cuts the training part into ``folds + 1`` blocks (the first is only trained on).
+    """
+    train_rows = n_rows - math.ceil(n_rows * split.test_size)
+    return train_rows // (folds + 1 if split.cv_strategy == "expanding_window" else folds)
+
+
+def _small_data(split: SplitPlan, n_rows: Optional[int]) -> tuple[SplitPlan, list[str]]:
+    """Fewer folds (never under ``MIN_CV_FOLDS``) until each validates ``MIN_VALIDATION_ROWS`` rows, and why."""
+    if n_rows is None:
+        return split, []
+    folds, notes = split.cv_folds, []
+    while folds > MIN_CV_FOLDS and validation_rows(n_rows, split, folds) < MIN_VALIDATION_ROWS:
+        folds -= 1
+    if folds < split.cv_folds:
+        notes.append(f"small data: {split.cv_folds}-fold CV would validate on about {validation_rows(n_rows, split, split.cv_folds)} "
+                     f"rows per fold, fewer than {MIN_VALIDATION_ROWS}: CV uses {folds} folds instead of selection.cv_folds="
+                     f"{split.cv_folds}")
+    per_fold = validation_rows(n_rows, split, folds)
+    if per_fold < MIN_VALIDATION_ROWS:
+        notes.append(f"small data: even {folds}-fold CV validates on about {per_fold} rows per fold (fewer than "
+                     f"{MIN_VALIDATION_ROWS}): the CV estimate is noisy and small differences between models mean "
+                     "little; collect more rows if you can")
+    return replace(split, cv_folds=folds), notes
+
+
 def _primary_metric(problem: ProblemSchema, facts: DataFacts, imbalanced: bool) -> tuple[str, str]:
     """The metric the gates and the tuning optimise, and why."""
     task = problem.task.value
@@ -144,6 +181,8 @@ def resolve(
         notes.append(f"{problem.modality.value} training is not implemented yet: this plan can be shown, not run")
     if facts.n_rows is None:
         notes.append("row count unknown: size rules could not be applied")
+    split, small_data = _small_data(_split(problem, selection), facts.n_rows)
+    notes += small_data
     return Plan(
         increment=problem.increment,
         title=problem.title or problem.increment,
@@ -158,7 +197,7 @@ def resolve(
         primary_metric=primary,
         primary_why=primary_why,
         secondary_metrics=secondary,
-        split=_split(problem, selection),
+        split=split,
         tuning=tuning.name,
         tuning_phases=tuple(p.value for p in tuning.phases),
         gates=Gates(

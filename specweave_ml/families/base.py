@@ -23,11 +23,14 @@ from specweave_ml.schema import ModelSchema, ProblemSchema
 
 @dataclass(frozen=True)
 class Checked:
-    """The data as the family accepted it: the feature columns, the findings, what was decided and why."""
+    """The data as the family accepted it: the feature columns, the findings, what was decided and why, and the
+    data itself as checked (stray values read as missing): what ``prepare`` splits and trains on."""
 
     features: list[str]
     findings: list = field(default_factory=list)  # objects with kind, column, message
     duplicate_rows: int = 0
+    columns: dict = field(default_factory=dict)  # column -> {"type", "evidence"}
+    frame: Optional[pd.DataFrame] = field(default=None, repr=False, compare=False)  # None: the frame as loaded
 
 
 @dataclass

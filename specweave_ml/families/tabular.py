@@ -35,7 +35,8 @@ class TabularFamily:
         from specweave_ml.data.checks import check_frame
 
         found = check_frame(frame, problem, cv_folds)
-        return Checked(features=found.features, findings=found.findings, duplicate_rows=found.duplicate_rows)
+        return Checked(features=found.features, findings=found.findings, duplicate_rows=found.duplicate_rows,
+                       columns=found.columns, frame=found.frame)
 
     def fact_columns(self, problem: ProblemSchema) -> Optional[list[str]]:
         return [problem.data.target]
@@ -58,10 +59,11 @@ class TabularFamily:
 
         d = problem.data
         keep = [c for c in dict.fromkeys([*checked.features, d.target, d.time_column, d.group_column]) if c is not None]
-        source_fp = fingerprint(frame)
-        split = make_split(frame[keep], plan.split, d.target, seed)
+        source_fp = fingerprint(frame)  # of the data as loaded; the split is of the data as checked
+        data = frame if checked.frame is None else checked.frame
+        split = make_split(data[keep], plan.split, d.target, seed)
         split.info.update(source_fingerprint=source_fp, features=checked.features, target=d.target)
-        prof = profile(frame, d.target, plan.task, checked, source_fp)
+        prof = profile(data, d.target, plan.task, checked, source_fp)
         return Prepared(train=split.train, test=split.test, split_info=split.info, profile=prof)
 
     def example_input(self, frame: pd.DataFrame, split_info: dict) -> pd.DataFrame:
@@ -127,7 +129,7 @@ class TabularFamily:
             *ap.imbalance(plan.imbalanced, plan.minority_share, trained.class_weighting, trained.threshold_rule,
                           plan.primary_metric),
             *ap.from_profile(profile),
-            *ap.pipeline_guard(model),
+            *ap.pipeline_guard(model, train[features]),
         ]
 
     def plots(self, predictions: pd.DataFrame, plan: Plan, classes, plots_dir: Path, curves_dir: Path) -> list[Path]:

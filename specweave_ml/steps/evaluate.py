@@ -10,7 +10,7 @@ from specweave_ml import docs, state
 from specweave_ml.context import Context
 from specweave_ml.errors import GateFailed
 from specweave_ml.fileio import read_json, write_json, write_parquet
-from specweave_ml.gates import baseline_gate, cv_spread_gate, overfit_gate
+from specweave_ml.gates import baseline_gate, cv_spread_gate, holdout_resolution, overfit_gate
 from specweave_ml.metrics import METRICS
 from specweave_ml.packaging import load_model
 from specweave_ml.results import Evaluated, Trained
@@ -20,8 +20,13 @@ from specweave_ml.tracking import Tracker
 log = logging.getLogger(__name__)
 
 
-def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: list) -> dict:
-    """The gates on the holdout and CV numbers, and whether the increment is ready (with every reason if not)."""
+def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: list, intervals: dict | None = None,
+            rows_test: int | None = None) -> dict:
+    """The gates on the holdout and CV numbers, and whether the increment is ready (with every reason if not).
+
+    With the bootstrap ``intervals`` of the primary metric, a holdout too small to tell the model from the best
+    baseline (or too small to pin the score down) adds a warning, never a reason.
+    """
     metric, g = plan.primary_metric, plan.gates
     sign = 1 if METRICS[metric].greater_is_better else -1
     best_name = max(baselines, key=lambda n: sign * baselines[n]["holdout"][metric])
@@ -34,6 +39,10 @@ def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: lis
     reasons = [f"{x.name} failed: {x.detail}" for x in gates if x.blocking and not x.passed]
     reasons += [f"{f.kind}: {f.message}" for f in findings if f.severity == "severe"]
     warnings = [f"{x.name}: {x.detail}; {x.advice}" for x in gates if not x.blocking and not x.passed]
+    intervals = intervals or {}
+    small = holdout_resolution(metric, holdout[metric], intervals.get("model") or {}, intervals.get("baseline") or {},
+                               rows_test or 0)
+    warnings += [small] if small else []
     return {"best_baseline": {"name": best_name, "score": best_score}, "gates": [x.to_dict() for x in gates],
             "ready": not reasons, "reasons": reasons, "warnings": warnings}
 
@@ -52,7 +61,7 @@ def run(ctx: Context) -> Evaluated:
     ev = family.evaluate(model, train, test, info, plan, trained, cv, ctx.seed, read_back)
     findings = family.findings(plan, train, test, info, read_json(paths.profile), cv, trained, model, ctx.seed)
     chosen_cv = next(c for c in cv["candidates"] if c["name"] == cv["chosen"])
-    judged = verdict(plan, ev.metrics, ev.baselines, chosen_cv, findings)
+    judged = verdict(plan, ev.metrics, ev.baselines, chosen_cv, findings, ev.intervals, len(ev.predictions))
     metric, best = plan.primary_metric, judged["best_baseline"]["score"]
     note = f"holdout {metric} {ev.metrics[metric]:.4f} vs best baseline {best:.4f}"
     result = Evaluated(
