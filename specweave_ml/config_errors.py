@@ -9,16 +9,30 @@ from omegaconf.errors import OmegaConfBaseException
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 _MISSING_OPTION = re.compile(r"Could not (?:find|load) '([\w/]+)/(\w+)'")
+_IN_CONFIG = re.compile(r"^In '([\w/]+)': \w+ raised while composing config")
 
 
 def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+def _omegaconf_cause(err: BaseException) -> OmegaConfBaseException | None:
+    """The OmegaConf error behind ``err``. Hydra wraps one found while merging a config file (a brief with a
+    value of the wrong type) without ``from``, so its ``__context__`` is followed as well as its ``__cause__``."""
+    seen = err
+    while seen is not None:
+        if isinstance(seen, OmegaConfBaseException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def describe_compose_error(err: BaseException) -> str:
-    cause = err
-    while cause.__cause__ is not None and not isinstance(cause, OmegaConfBaseException):
-        cause = cause.__cause__
+    cause = _omegaconf_cause(err)
+    if cause is None:
+        cause = err
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
     key = getattr(cause, "full_key", None)
     first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     missing = _MISSING_OPTION.search(first)
@@ -33,4 +47,9 @@ def describe_compose_error(err: BaseException) -> str:
         return f"{key}: a value is required but none was given. Fix: set {key} in the brief or with {key}=<value>"
     if key:
         return f"{key}: {first}. Fix: correct {key} in the brief or on the command line"
+    inside = _IN_CONFIG.match(str(err).strip())
+    if inside:  # a whole section of the wrong kind (a list where a mapping belongs): OmegaConf names no key
+        group = inside.group(1).split("/")[0]
+        return (f"{group}: {first} in {inside.group(1)}.yaml. Fix: give each section of {inside.group(1)}.yaml the kind "
+                "of value the schema expects (specweave_ml/schema.py)")
     return f"{first}"

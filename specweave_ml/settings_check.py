@@ -15,6 +15,7 @@ from specweave_ml.serving.settings import validate as validate_serving
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://.+")  # scheme://rest: sqlite:///x.db, http://host:5000, postgresql://...
 PHASES = [p.value for p in TuningPhase]
+SEED_MAX = 2**32 - 1
 
 
 def _require(key: str, ok: bool, expected: str, value, fix: str | None = None) -> None:
@@ -56,7 +57,8 @@ def _explain(explain) -> None:
 
 
 def validate_settings(cfg) -> None:
-    """Raise ``ConfigError`` naming the first serving, tracking, tuning or explain key that makes no sense."""
+    """Raise ``ConfigError`` naming the first serving, tracking, tuning or explain key (or the seed) that makes no sense."""
+    _require("seed", 0 <= cfg.seed <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}", cfg.seed)  # numpy's range
     validate_serving(cfg.serving)
     _tracking(cfg.tracking)
     _tuning(cfg.tuning)

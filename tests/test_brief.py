@@ -174,3 +174,25 @@ def test_an_unknown_option_fails_at_compose_time_naming_the_group(compose):
         compose(["problem=nope"])
     message = describe_compose_error(info.value)
     assert message.startswith("problem: ") and "'nope'" in message and "Fix: use one of" in message and "fraud" in message
+
+
+@pytest.mark.parametrize("section, value, key", [
+    ("task", "regresion", "problem.task"),
+    ("data", {"colour": "red"}, "problem.data.colour"),
+    ("constraints", {"budget_minutes": "lots"}, "problem.constraints.budget_minutes"),
+    ("metrics", [1], "problem"),  # a whole section of the wrong kind: OmegaConf names no deeper key
+])
+def test_a_wrong_value_in_a_brief_file_is_named_by_its_key(tmp_path, section, value, key):
+    """Hydra wraps an error found while merging a brief file without ``from``; the message still names the key."""
+    import yaml
+
+    from _compose import CONF, compose_at
+
+    written = yaml.safe_load((CONF / "problem" / "breast_cancer.yaml").read_text())
+    written[section] = {**written[section], **value} if isinstance(value, dict) else value
+    (tmp_path / "conf" / "problem").mkdir(parents=True)
+    (tmp_path / "conf" / "problem" / "mine.yaml").write_text(yaml.safe_dump(written))
+    with pytest.raises((HydraException, OmegaConfBaseException)) as info:
+        compose_at(tmp_path, ["problem=mine", f"hydra.searchpath=[file://{tmp_path / 'conf'}]"])
+    message = describe_compose_error(info.value)
+    assert message.startswith(f"{key}: ") and "Fix: " in message and "\n" not in message, message

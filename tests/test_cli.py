@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # every test starts `python -m specweave_ml`
+
 CANDIDATE = re.compile(r"^\s+- (\w+)(?:  \[not trainable yet\])?: rule '([^']+)': (.+)$", re.MULTILINE)
 
 

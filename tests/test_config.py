@@ -101,6 +101,7 @@ def test_models_all_holds_every_registered_model_and_every_model_file_is_registe
         assert spec.name == key
 
 
+@pytest.mark.slow
 def test_cfg_job_prints_the_composed_config(cli):
     result = cli("problem=wine", "--cfg", "job")
     assert result.returncode == 0, result.stderr

@@ -54,6 +54,14 @@ def first_repro(project) -> str:
     return sh([DVC, "repro"], project)
 
 
+@pytest.fixture
+def own_project(project, first_repro, tmp_path) -> Path:
+    """A private copy of the repository after the first ``dvc repro``, for a test that changes it."""
+    root = tmp_path / "project"
+    shutil.copytree(project, root, symlinks=True)
+    return root
+
+
 def test_repro_runs_every_stage_and_builds_the_increment(project, first_repro):
     assert ran(first_repro) == {"fetch", "prepare", "train", "evaluate", "explain", "package", "loadtest", "report"}
     inc = project / "increments" / "0002-breast-cancer"
@@ -74,7 +82,8 @@ def test_second_repro_changes_nothing(project, first_repro):
     assert "Data and pipelines are up to date" in sh([DVC, "status"], project)
 
 
-def test_changing_one_param_reruns_only_the_stages_downstream(project, first_repro):
+def test_changing_one_param_reruns_only_the_stages_downstream(own_project):
+    project = own_project
     sh([sys.executable, "-m", "specweave_ml", "stage=params", *FAST, "models.random_forest.params.n_estimators=30"], project)
     status = sh([DVC, "status"], project)
     assert "train:" in status and "fetch:" not in status and "prepare:" not in status
@@ -84,7 +93,8 @@ def test_changing_one_param_reruns_only_the_stages_downstream(project, first_rep
     assert ran(sh([DVC, "repro"], project)) == set()
 
 
-def test_exp_run_with_a_hydra_override_changes_the_result(project, first_repro):
+def test_exp_run_with_a_hydra_override_changes_the_result(own_project):
+    project = own_project
     summary = project / "increments" / "0002-breast-cancer" / "reports" / "summary.json"
     before = json.loads(summary.read_text())
     sh(["git", "add", "-A"], project)

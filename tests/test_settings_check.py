@@ -54,6 +54,8 @@ BAD_SETTINGS = [
     (["explain.background_rows=0"], "explain.background_rows"),
     (["explain.explain_rows=0"], "explain.explain_rows"),
     (["explain.local_random=-1"], "explain.local_random"),
+    (["seed=-1"], "seed"),  # numpy and scikit-learn take 0 to 2**32 - 1: found by tests/test_fuzz.py
+    (["seed=4294967296"], "seed"),
 ]
 
 

@@ -73,6 +73,7 @@ def test_a_first_stage_that_fails_leaves_no_folder_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_staging_left_by_a_killed_run_is_cleared_and_a_live_one_kept(increment):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     left = increment.staging_dir / f"{increment.name}.train.{dead.stdout.strip()}"

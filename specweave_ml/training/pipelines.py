@@ -9,6 +9,8 @@ Each model's registry entry names its recipe:
 * ``imputed`` (trees and forests): median imputation, ordinal codes for categories;
 * ``raw`` (boosting): numbers passed through (XGBoost and LightGBM handle missing values), ordinal categories;
 * ``none``: the columns as they are.
+
+True/False columns are encoded like categories, without the imputer (they hold no missing value).
 """
 
 from __future__ import annotations
@@ -29,26 +31,33 @@ def column_kinds(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], l
     return [c for c in features if c not in categorical], categorical
 
 
-def preprocessor(recipe: str, numeric: list[str], categorical: list[str]):
+def preprocessor(recipe: str, numeric: list[str], categorical: list[str], boolean: list[str] = ()):
+    # keep_empty_features: a column with no value in one CV fold's training rows stays a (constant) column
+    # instead of vanishing, which left the scaler or encoder after it no column at all when it was the only one.
+    from sklearn.base import clone
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
     if recipe == "none":
-        return ColumnTransformer([("columns", "passthrough", [*numeric, *categorical])], verbose_feature_names_out=False)
+        return ColumnTransformer([("columns", "passthrough", [*numeric, *categorical, *boolean])],
+                                 verbose_feature_names_out=False)
     if recipe == "scaled":
-        num = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-        cat = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore", min_frequency=5))
+        num = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
+        cat = make_pipeline(SimpleImputer(strategy="most_frequent", keep_empty_features=True),
+                            OneHotEncoder(handle_unknown="ignore", min_frequency=5))
     else:
-        num = "passthrough" if recipe == "raw" else SimpleImputer(strategy="median")
+        num = "passthrough" if recipe == "raw" else SimpleImputer(strategy="median", keep_empty_features=True)
         cat = make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
+            SimpleImputer(strategy="most_frequent", keep_empty_features=True),
             OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1),
         )
     parts = [("numeric", num, numeric)] if numeric else []
     if categorical:
         parts.append(("categorical", cat, categorical))
+    if boolean:  # True/False columns have no missing value to impute, and SimpleImputer refuses the bool dtype
+        parts.append(("boolean", clone(cat.steps[-1][1]), list(boolean)))
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
 
 
@@ -58,7 +67,10 @@ def build_pipeline(spec: ModelSchema, task: str, frame: pd.DataFrame, features: 
     from sklearn.pipeline import Pipeline
 
     numeric, categorical = column_kinds(frame, features)
-    return Pipeline([("preprocess", preprocessor(REGISTRY[spec.name].preprocess, numeric, categorical)), ("model", build(spec, task, seed, params))])
+    boolean = [c for c in categorical if frame[c].dtype == bool]
+    categorical = [c for c in categorical if c not in boolean]
+    prep = preprocessor(REGISTRY[spec.name].preprocess, numeric, categorical, boolean)
+    return Pipeline([("preprocess", prep), ("model", build(spec, task, seed, params))])
 
 
 def class_weights(y: pd.Series, scheme: str) -> np.ndarray | None:

@@ -51,6 +51,7 @@ def test_regression_draws_rows_without_strata():
     assert out["stratified"] is False and 0.4 < out["low"] < rmse < out["high"] < 0.6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("brief", ["breast_cancer", "wine", "diabetes"])
 def test_evaluate_records_intervals_recomputable_from_the_saved_predictions(evaluated, brief):
     inc = evaluated(brief)

@@ -62,6 +62,7 @@ def recomputed(preds: pd.DataFrame, task: str) -> dict:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("brief", BRIEFS)
 def test_every_holdout_metric_recomputes_from_the_saved_predictions(evaluated, brief):
     inc = evaluated(brief)
@@ -75,6 +76,7 @@ def test_every_holdout_metric_recomputes_from_the_saved_predictions(evaluated, b
         assert value == pytest.approx(expected[name], abs=1e-12), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("brief", BRIEFS)
 def test_predictions_are_the_whole_test_split_scored_once(evaluated, brief):
     inc = evaluated(brief)
@@ -86,6 +88,7 @@ def test_predictions_are_the_whole_test_split_scored_once(evaluated, brief):
     assert (preds["y_true"].to_numpy() == test[target].to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_binary_decisions_are_the_scores_at_the_tuned_threshold(evaluated):
     inc = evaluated("breast_cancer")
     metrics = read(inc / "reports/metrics.json")
@@ -95,6 +98,7 @@ def test_binary_decisions_are_the_scores_at_the_tuned_threshold(evaluated):
     assert (preds["y_pred"].to_numpy() == (preds["score"] >= threshold).astype(int).to_numpy()).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("brief", ["breast_cancer", "wine"])
 def test_confusion_matrix_recomputes_from_the_predictions(evaluated, brief):
     inc = evaluated(brief)
@@ -109,6 +113,7 @@ def test_confusion_matrix_recomputes_from_the_predictions(evaluated, brief):
     assert details["per_class"]["weighted avg"]["recall"] == pytest.approx(report["weighted avg"]["recall"], abs=1e-12)
 
 
+@pytest.mark.slow
 def test_regression_residual_analysis_recomputes_from_the_predictions(evaluated):
     inc = evaluated("diabetes")
     residuals = read(inc / "reports/metrics.json")["details"]["residuals"]
@@ -120,6 +125,7 @@ def test_regression_residual_analysis_recomputes_from_the_predictions(evaluated)
     assert residuals["abs_residual_vs_prediction_corr"] == pytest.approx(np.corrcoef(r.abs(), preds["y_pred"])[0, 1], abs=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("brief", BRIEFS)
 def test_holdout_plots_are_written_as_png(evaluated, brief):
     inc = evaluated(brief)
@@ -130,6 +136,7 @@ def test_holdout_plots_are_written_as_png(evaluated, brief):
         assert (inc / "reports/plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_the_best_baseline_is_scored_on_the_same_holdout(evaluated):
     inc = evaluated("breast_cancer")
     baselines = read(inc / "reports/baselines.json")

@@ -1,8 +1,8 @@
 """Fixtures for the serving tests: one real increment per session, and a real uvicorn server on it.
 
 ``built`` runs ``stage=all`` of the breast-cancer brief once (about 15 s) in a temporary project root with
-MLflow on its SQLite store. ``retrained`` is a copy trained and packaged a second time, so it has a previous
-champion (registered as v1, the champion as v2). Tests that change files work on a copy of either.
+MLflow on its SQLite store. ``retrained`` is a copy trained (with another seed) and packaged a second time, so it
+has a previous champion (registered as v1, the champion as v2). Tests that change files work on a copy of either.
 """
 
 import os
@@ -112,8 +112,9 @@ def built(tmp_path_factory) -> Project:
 @pytest.fixture(scope="session")
 def retrained(built, tmp_path_factory) -> Project:
     project = built.copy(tmp_path_factory.mktemp("retrained") / "root")
-    _stage(project.root, "train")
-    _stage(project.root, "package")
+    # Another seed: the same seed gives the same model, byte for byte, which would be no new champion at all.
+    _stage(project.root, "train", "seed=7")
+    _stage(project.root, "package", "seed=7")
     return project
 
 

@@ -50,12 +50,13 @@ def test_serving_settings_that_make_no_sense_are_refused_naming_the_key(composed
 
 
 @pytest.mark.slow
-def test_stage_abplan_writes_the_plan_and_the_checklist_sees_it(built, stage):
-    out = stage(built.root, "abplan", "serving.ab.mde=0.05")
-    assert built.paths.abplan_doc.exists() and read_json(built.paths.abplan)["n_champion"] == out["n_champion"]
+def test_stage_abplan_writes_the_plan_and_the_checklist_sees_it(built, tmp_path, stage):
+    project = built.copy(tmp_path / "root")  # the stages write: never into the shared increment
+    out = stage(project.root, "abplan", "serving.ab.mde=0.05")
+    assert project.paths.abplan_doc.exists() and read_json(project.paths.abplan)["n_champion"] == out["n_champion"]
     assert out["metric"]["name"] == "recall" and out["n_champion"] > 0 and out["days"] > 0
-    assert "## Stopping rules" in built.paths.abplan_doc.read_text()
-    items = {i["item"]: i for i in stage(built.root, "report").items}
+    assert "## Stopping rules" in project.paths.abplan_doc.read_text()
+    items = {i["item"]: i for i in stage(project.root, "report").items}
     assert items["A/B test infrastructure ready"]["status"] == "PASS"
 
 

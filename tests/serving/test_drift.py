@@ -74,26 +74,28 @@ def test_the_window_keeps_the_last_rows_and_bins_them_like_the_report():
 
 @pytest.mark.slow
 def test_monitor_flags_a_shifted_batch_but_not_the_holdout(built, holdout, tmp_path, stage, shifted):
+    project = built.copy(tmp_path / "root")  # monitor writes its report: never into the shared increment
     holdout.to_csv(tmp_path / "holdout.csv", index=False)
     shifted(holdout).to_parquet(tmp_path / "shifted.parquet")
 
-    quiet = stage(built.root, "monitor", f"input={tmp_path / 'holdout.csv'}")
+    quiet = stage(project.root, "monitor", f"input={tmp_path / 'holdout.csv'}")
     assert not quiet["alert"], [(r["name"], r["psi"]) for r in quiet["features"] if r["alert"]]
-    assert read_json(built.paths.drift_report)["alert"] is False
+    assert read_json(project.paths.drift_report)["alert"] is False
 
-    loud = stage(built.root, "monitor", f"input={tmp_path / 'shifted.parquet'}")
+    loud = stage(project.root, "monitor", f"input={tmp_path / 'shifted.parquet'}")
     assert loud["alert"] and "score" in loud["alerts"]
     assert len(loud["alerts"]) >= 0.9 * (len(holdout.columns) + 1)
-    assert read_json(built.paths.drift_report)["alert"] is True
+    assert read_json(project.paths.drift_report)["alert"] is True
 
 
 @pytest.mark.slow
 def test_monitor_explains_what_is_missing(built, tmp_path, stage):
+    project = built.copy(tmp_path / "root")  # a stage that fails must change nothing, but not in the shared one
     with pytest.raises(ConfigError, match="input"):
-        stage(built.root, "monitor")
+        stage(project.root, "monitor")
     (tmp_path / "few.csv").write_text("mean radius\n12.0\n")
     with pytest.raises(DataError, match="missing column"):
-        stage(built.root, "monitor", f"input={tmp_path / 'few.csv'}")
+        stage(project.root, "monitor", f"input={tmp_path / 'few.csv'}")
 
 
 @pytest.mark.slow

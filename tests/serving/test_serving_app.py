@@ -32,6 +32,7 @@ def test_row_schema_takes_exactly_the_signature_columns_by_their_own_names():
         assert [e["loc"] for e in err.value.errors()] == [(field,)]
 
 
+@pytest.mark.slow
 def test_the_server_command_reports_a_missing_increment_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "specweave_ml.serving", str(tmp_path / "nowhere")],
                             capture_output=True, text=True, timeout=60)
@@ -39,6 +40,7 @@ def test_the_server_command_reports_a_missing_increment_in_one_line(tmp_path):
     assert result.stderr.startswith("error: ") and "metadata.json" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_stage_serve_refuses_a_bad_split_before_starting(cli):
     result = cli("problem=breast_cancer", "stage=serve", "serving.ab.split=1.5")
     assert result.returncode == 2
@@ -174,6 +176,7 @@ def test_the_openapi_schema_lists_every_column_of_the_signature(server, holdout)
     assert httpx.get(f"{server}/docs").status_code == 200
 
 
+@pytest.mark.slow
 def test_fast_scorer_is_used_only_when_it_reproduces_the_pipeline():
     """A numeric passthrough + LightGBM pipeline gets the booster shortcut; a scaled linear one does not."""
     import lightgbm as lgb

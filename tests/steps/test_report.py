@@ -115,6 +115,7 @@ def _raw_output(model, X, name):
     return est.predict_proba(Xt)[:, 1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["boosting-x", "boosting-l", "forest", "tree"])
 def test_tree_shap_values_add_up_to_the_model_output(family):
     from sklearn.datasets import load_breast_cancer
@@ -130,6 +131,7 @@ def test_tree_shap_values_add_up_to_the_model_output(family):
     np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base, _raw_output(model, rows, name), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_multiclass_and_linear_shapes_are_normalised_in_one_place():
     from sklearn.datasets import load_wine
 
@@ -147,6 +149,7 @@ def test_multiclass_and_linear_shapes_are_normalised_in_one_place():
     assert linear.values.shape == (10, X.shape[1], 3) and linear.explainer == "linear"
 
 
+@pytest.mark.slow
 def test_a_planted_target_copy_is_reported_as_leakage_and_blocks_readiness(tmp_path, stages_at):
     rng = np.random.default_rng(0)
     n = 600

@@ -65,7 +65,9 @@ def test_linear_candidates_impute_scale_and_one_hot_encode(specs):
     kinds = {name: (step, cols) for name, step, cols in pre.transformers}
     numeric, num_cols = kinds["numeric"]
     categorical, cat_cols = kinds["categorical"]
-    assert num_cols == ["num", "count"] and cat_cols == ["colour", "flag"]
+    boolean, bool_cols = kinds["boolean"]  # encoded alone: True/False has nothing to impute
+    assert num_cols == ["num", "count"] and cat_cols == ["colour"] and bool_cols == ["flag"]
+    assert isinstance(boolean, OneHotEncoder)
     assert [type(s) for _, s in numeric.steps] == [SimpleImputer, StandardScaler]
     assert numeric.steps[0][1].strategy == "median"
     encoder = categorical.steps[-1][1]
@@ -83,6 +85,7 @@ def test_trees_get_ordinal_codes_and_no_scaling(specs, name, numeric_kind):
     assert not any(isinstance(s, StandardScaler) for _, s in getattr(kinds["numeric"], "steps", []))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(trainable()))
 def test_every_registered_model_fits_mixed_data_and_scores_unseen_categories(specs, name):
     frame, y = mixed_frame()
@@ -92,6 +95,15 @@ def test_every_registered_model_fits_mixed_data_and_scores_unseen_categories(spe
     new["colour"] = ["purple", None, "red"]  # a category never seen in training, and a missing one
     scores = model.scores(new)
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+
+
+@pytest.mark.parametrize("name", ["linear", "decision_tree"])
+def test_a_true_false_column_as_the_only_category_trains(specs, name):
+    """SimpleImputer refuses the bool dtype: a CSV whose one non-numeric column was True/False crashed (test_fuzz.py)."""
+    frame, y = mixed_frame()
+    frame = frame[["num", "flag"]]
+    model = DecisionModel(build_pipeline(specs[name], "binary_classification", frame, ["num", "flag"], 0)).fit(frame, y)
+    assert model.scores(frame.head(3)).shape == (3,)
 
 
 @pytest.mark.parametrize("name", sorted(trainable()))
@@ -110,6 +122,7 @@ def test_registry_builds_the_configured_estimator_with_the_seed(specs, name):
 
 # --- no preprocessing is fitted on validation or test rows -----------------------------------------
 
+@pytest.mark.slow
 def test_final_model_preprocessing_is_fitted_on_the_training_split_only(stages, csv_brief, tmp_path, timed_frame):
     overrides = csv_brief(tmp_path / "timed.csv", timed_frame, "y", "0101-leakage", "binary_classification",
                           "problem.data.time_column=t", "model=linear", "tracking=off")

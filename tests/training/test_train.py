@@ -50,6 +50,7 @@ def test_best_of_follows_the_metric_direction():
     assert best_of([c, d], "roc_auc").name == "d"
 
 
+@pytest.mark.slow
 def test_train_refits_the_best_candidate_with_its_out_of_fold_threshold(stages, config, csv_brief, tmp_path, imbalanced_frame):
     overrides = csv_brief(tmp_path / "imbalanced.csv", imbalanced_frame, "label", "0103-train-step", "binary_classification",
                           "tracking=off", "models.random_forest.params.n_estimators=20")
@@ -85,6 +86,7 @@ def test_train_refits_the_best_candidate_with_its_out_of_fold_threshold(stages, 
 
 # --- class imbalance, end to end through the stages ----------------------------------------------
 
+@pytest.mark.slow
 def test_imbalanced_brief_gets_pr_auc_class_weights_a_tuned_threshold_and_the_majority_accuracy(
         stages, csv_brief, tmp_path, imbalanced_frame):
     overrides = csv_brief(tmp_path / "imbalanced.csv", imbalanced_frame, "label", "0104-imbalanced", "binary_classification",
@@ -114,6 +116,7 @@ def test_imbalanced_brief_gets_pr_auc_class_weights_a_tuned_threshold_and_the_ma
     assert "Imbalanced classes" in (inc / "plan.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_cost_ratio_in_the_brief_picks_the_least_cost_threshold(stages, csv_brief, tmp_path, imbalanced_frame):
     overrides = csv_brief(tmp_path / "imbalanced.csv", imbalanced_frame, "label", "0105-cost", "binary_classification",
                           "model=linear", "tracking=off", "problem.metrics.cost_ratio=20")
@@ -122,6 +125,7 @@ def test_a_cost_ratio_in_the_brief_picks_the_least_cost_threshold(stages, csv_br
     assert training["threshold_rule"] == "least cost with a miss costing 20 false alarms, on out-of-fold scores"
 
 
+@pytest.mark.slow
 def test_balanced_data_gets_no_class_weights(stages, csv_brief, tmp_path):
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"a": rng.normal(size=300)})
