@@ -135,5 +135,6 @@ def holdout_resolution(metric: str, score: float, model: dict, baseline: dict, r
         return None
     level = model.get("level", 0.95)
     return (f"holdout_size: the holdout has {rows:,} rows: the {level:.0%} bootstrap interval of {metric} is "
-            f"[{low:.4f}, {high:.4f}], {'; '.join(problems)}: too few rows to tell models apart; read the result with care, "
-            "hold out more rows (selection.test_size) or collect more data")
+            f"[{low:.4f}, {high:.4f}], {'; '.join(problems)}: models closer than that cannot be told apart on it (with a "
+            "rare class, its few rows decide this); read the result with care, hold out more rows (selection.test_size) "
+            "or collect more data")
