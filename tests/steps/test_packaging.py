@@ -152,3 +152,17 @@ def test_predict_refuses_a_tampered_model(tampered, specweave, tmp_path):
     assert done.returncode == 2
     assert str(tampered.inc / "models/champion") in one_error_line(done.stderr)
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_rerunning_the_same_brief_with_the_same_seed_packages_the_same_model(cli, tmp_path):
+    """The same brief, data and seed give the same model bytes, so DVC and rollback see no new model."""
+    def champion_hash() -> str:
+        return read(tmp_path / "increments" / "0002-breast-cancer" / "metadata.json")["model"]["sha256"]
+
+    assert cli("problem=breast_cancer", "tracking=off", "stage=all").returncode == 0
+    first = champion_hash()
+    assert cli("problem=breast_cancer", "tracking=off", "stage=train").returncode == 0
+    assert champion_hash() == first
+    assert cli("problem=breast_cancer", "tracking=off", "stage=train", "seed=7").returncode == 0
+    assert champion_hash() != first
