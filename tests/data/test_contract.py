@@ -388,7 +388,7 @@ def test_infinite_values_train_without_a_traceback_and_are_reported(cli, tmp_pat
     ("semicolons", ["problem.data.on_dirty=error"], r"problem\.data\.separator: '.*' looks separated by ';' \(semicolon\).*"
                                                      r"Fix: set problem\.data\.separator=semicolon"),
     ("a stray word", ["problem.data.on_dirty=error"], r"column 'radius': 1 of 569 values is not a number \('twelve' at row 13\)"),
-    ("infinities", ["problem.data.on_dirty=error"], r"column 'texture': 1 of 569 values is infinite \(inf at row 3\)"),
+    ("infinities", ["problem.data.on_dirty=error"], r"column 'texture': 1 of 569 values is infinite or beyond ±1e\+150 \(inf at row 3\)"),
 ])
 def test_dirty_data_ends_in_one_line_exit_2_and_nothing_written(cli, tmp_path, tmp_path_factory, case, extra, message):
     folder = tmp_path_factory.mktemp("dirty")
