@@ -40,7 +40,8 @@ def describe_compose_error(err: BaseException) -> str:
         group, name = missing.groups()
         return f"{group}: no option '{name}' in conf/{group}/. Fix: use one of {', '.join(_options(group))}"
     if "Could not load 'params'" in first or "Could not find 'params'" in first:
-        return "params.yaml: not found. Fix: run `python -m specweave_ml stage=params problem=<brief>` first"
+        return ("params.yaml: not found (--config-name from_params reads the increment's own, named with "
+                "--config-dir increments/<id>). Fix: run `python -m specweave_ml stage=params problem=<brief>` first")
     if "Could not find" in first or "Could not load" in first:
         return f"{first}. Fix: check the option names under conf/ (python -m specweave_ml --help lists them)"
     if "Missing mandatory value" in first and key:

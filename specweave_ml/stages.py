@@ -75,17 +75,30 @@ def init_stage(cfg: DictConfig) -> Path:
 
 
 def params_stage(ctx: Context) -> Path:
-    """Write params.yaml: the composed config, exactly as DVC's Hydra composition writes it."""
-    from omegaconf import OmegaConf
-
+    """Add the brief's increment to what ``dvc repro`` builds: write ``increments/<id>/params.yaml`` (the
+    composed config, overrides included), its plots for ``dvc plots`` (``increments/<id>/dvc.yaml``), and
+    register it in ``increments/pipeline.yaml``. Run again to change it; it rewrites only what differs."""
+    from specweave_ml import dvc_index
     from specweave_ml.fileio import write_text
 
-    cfg = OmegaConf.create(OmegaConf.to_container(ctx.cfg, resolve=True))
-    cfg.stage = "all"  # each dvc.yaml stage names its own
-    path = Path(ctx.cfg.paths.root) / "params.yaml"
-    write_text(path, OmegaConf.to_yaml(cfg))
-    log.info("wrote %s for problem=%s", path, ctx.problem.increment)
-    return path
+    family = ctx.trainable_family()  # a brief nothing can train yet has no pipeline to join
+    paths, increment = ctx.paths, ctx.problem.increment
+    dvc_index.write_params(paths.params, ctx.cfg, increment)
+    plots = dvc_index.plots_text(increment, family.dvc_plots(ctx.problem.task.value))
+    if not (paths.final / "dvc.yaml").exists() or (paths.final / "dvc.yaml").read_text() != plots:
+        write_text(paths.final / "dvc.yaml", plots)
+    entry = {"brief": _brief_name(), "family": family.name, "task": ctx.problem.task.value}
+    dvc_index.register(paths.increments_dir, increment, entry)
+    log.info("registered %s (%s) in %s: `dvc repro` builds it from %s", increment, entry["brief"],
+             paths.increments_dir / dvc_index.INDEX, paths.params)
+    return paths.params
+
+
+def _brief_name() -> str | None:
+    """The ``problem=<name>`` this run composed, as the index records it (None outside a Hydra app)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get("problem") if HydraConfig.initialized() else None
 
 
 def _step(module: str) -> Callable[[Context], object]:

@@ -9,22 +9,54 @@ import pandas as pd
 from specweave_ml.evaluation.holdout import encoded
 
 
-def curve_points(preds: pd.DataFrame, task: str, classes, out_dir: Path, max_points: int = 400) -> list[Path]:
-    """ROC and precision-recall points as CSV (binary only), for ``dvc plots`` and anyone's own charts."""
+# What curve_points writes for each task, and how `dvc plots` draws it (the family declares these in the
+# increment's dvc.yaml): the file under reports/curves/ and DVC's plot properties.
+CURVES: dict[str, dict[str, dict]] = {
+    "binary_classification": {
+        "roc.csv": {"x": "fpr", "y": "tpr", "title": "ROC (holdout)"},
+        "precision_recall.csv": {"x": "recall", "y": "precision", "title": "Precision-recall (holdout)"},
+    },
+    "multiclass_classification": {
+        "confusion.csv": {"template": "confusion", "x": "actual", "y": "predicted", "title": "Confusion (holdout)"},
+    },
+    "regression": {
+        "prediction_error.csv": {"template": "scatter", "x": "actual", "y": "predicted",
+                                 "title": "Predicted against actual (holdout)"},
+    },
+}
+
+
+def curve_points(preds: pd.DataFrame, task: str, classes, out_dir: Path, max_points: int = 400,
+                 max_rows: int = 5000) -> list[Path]:
+    """The holdout's curves as small CSV files (CURVES), for ``dvc plots`` and anyone's own charts: ROC and
+    precision-recall points (at most ``max_points`` each), or one row per holdout row (the confusion matrix,
+    predicted against actual: at most ``max_rows``, evenly spaced through the rows sorted by the actual
+    value, so a sample keeps the whole range)."""
     import numpy as np
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    if task != "binary_classification":
+    if task not in CURVES:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
-    y_true, _, scores = encoded(preds, task, classes)
-    fpr, tpr, _ = roc_curve(y_true, scores)
-    precision, recall, _ = precision_recall_curve(y_true, scores)
+    y_true, y_pred, scores = encoded(preds, task, classes)
+    if task == "binary_classification":
+        fpr, tpr, _ = roc_curve(y_true, scores)
+        precision, recall, _ = precision_recall_curve(y_true, scores)
+        frames = {"roc.csv": pd.DataFrame({"fpr": fpr, "tpr": tpr}),
+                  "precision_recall.csv": pd.DataFrame({"recall": recall, "precision": precision})}
+        limit = max_points
+    elif task == "multiclass_classification":
+        names = np.asarray([str(c) for c in classes], dtype=object)
+        frames = {"confusion.csv": pd.DataFrame({"actual": names[y_true], "predicted": names[y_pred]})}
+        limit = max_rows
+    else:
+        frames = {"prediction_error.csv": pd.DataFrame({"actual": y_true, "predicted": y_pred})
+                  .sort_values("actual", kind="stable").reset_index(drop=True)}
+        limit = max_rows
     written = []
-    for name, frame in (("roc", pd.DataFrame({"fpr": fpr, "tpr": tpr})),
-                        ("precision_recall", pd.DataFrame({"recall": recall, "precision": precision}))):
-        keep = np.unique(np.linspace(0, len(frame) - 1, min(max_points, len(frame))).round().astype(int))
-        path = out_dir / f"{name}.csv"
+    for name, frame in frames.items():
+        keep = np.unique(np.linspace(0, len(frame) - 1, min(limit, len(frame))).round().astype(int))
+        path = out_dir / name
         frame.iloc[keep].round(6).to_csv(path, index=False)
         written.append(path)
     return written

@@ -105,6 +105,10 @@ class Family(Protocol):
 
     def plots(self, predictions: pd.DataFrame, plan: Plan, classes, plots_dir: Path, curves_dir: Path) -> list[Path]: ...
 
+    def dvc_plots(self, task: str) -> dict[str, dict]:
+        """The files ``plots`` writes under ``reports/curves/`` for this task, each with its ``dvc plots``
+        properties (x, y, template, title): declared in the increment's dvc.yaml by stage=params."""
+
     def explain(self, model, model_name: str, train: pd.DataFrame, test: pd.DataFrame, split_info: dict, plan: Plan,
                 settings, seed: int, out_dir: Path) -> dict: ...
 

@@ -139,6 +139,11 @@ class TabularFamily:
         curve_points(predictions, plan.task, classes, curves_dir)
         return drawn
 
+    def dvc_plots(self, task: str) -> dict[str, dict]:
+        from specweave_ml.evaluation.plots import CURVES
+
+        return CURVES[task]
+
     def explain(self, model, model_name: str, train, test, split_info, plan: Plan, settings, seed: int, out_dir: Path) -> dict:
         from specweave_ml.data.split import ROW
         from specweave_ml.explain.outputs import choose_rows, sample_for_explanation, write

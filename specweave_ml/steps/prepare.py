@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
-from omegaconf import OmegaConf
 
 from specweave_ml import docs, state
 from specweave_ml.context import Context
 from specweave_ml.data.split import fingerprint
-from specweave_ml.fileio import write_json, write_parquet, write_text
+from specweave_ml.dvc_index import write_params
+from specweave_ml.fileio import write_json, write_parquet
 from specweave_ml.plan import Plan
 from specweave_ml.results import Prepared
 from specweave_ml.steps.common import require_trainable
@@ -52,7 +52,7 @@ def run(ctx: Context) -> Plan:
         info[f"{part}_fingerprint"] = fingerprint(pd.read_parquet(path))
     write_json(paths.split, info)
     write_json(paths.profile, prof)
-    write_text(paths.config, OmegaConf.to_yaml(ctx.cfg, resolve=True))
+    write_params(paths.params, ctx.cfg, plan.increment)
     state.record(paths, meta, result, status="prepared" if meta["status"] == "planned" else None)
     state.save(paths, meta)
     docs.write_all(paths, plan, problem)
