@@ -69,7 +69,8 @@ def init_stage(cfg: DictConfig) -> Path:
     plan = ctx.plan(ctx.facts())  # the brief meets its data before it lands
     path = briefs / f"{name}.yaml"
     write_text(path, text)
-    log.info("wrote %s: run it with python -m specweave_ml problem=%s", path, name)
+    log.info("wrote %s: run it with python -m specweave_ml problem=%s (stage=params problem=%s adds it to dvc repro)",
+             path, name, name)
     print(plan.describe())
     return path
 
