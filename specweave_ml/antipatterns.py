@@ -2,6 +2,17 @@
 
 Severity: ``severe`` marks the increment not ready (leakage); ``warning`` is recorded with advice;
 ``info`` documents a guard that held (the imbalance handling used, IDs left out, ...).
+
+Each finding also says how sure it is (``confidence``) and what to do (``action``):
+
+* ``high``: an exact count, an inspection of the fitted model, or a confidence bound that clears the limit
+  the severity names, for the rows there are;
+* ``medium``: the measured value clears the limit but its confidence bound does not: too few rows to be sure;
+* ``low``: circumstantial (a column's name), for a person to confirm.
+
+A finding is ``severe`` only with ``high`` confidence (``Finding`` refuses anything else), so a small sample
+never blocks an increment on a hunch. The reviewer's guards (near-duplicates, missingness and encoding
+leaks, train/holdout shift) follow the same rules in ``specweave_ml.guards``.
 """
 
 from __future__ import annotations
@@ -15,12 +26,24 @@ import pandas as pd
 TIME_NAME = re.compile(r"(date|time|timestamp|_at$|^ts$|year|month)", re.IGNORECASE)
 
 
+SEVERITIES = ("severe", "warning", "info")
+CONFIDENCES = ("high", "medium", "low")
+
+
 @dataclass(frozen=True)
 class Finding:
     kind: str
     severity: str  # severe | warning | info
     message: str
     evidence: dict = field(default_factory=dict)
+    confidence: str = "high"  # high | medium | low: how sure the evidence is for this many rows (module docstring)
+    action: str = ""  # what to do about it ("" for a guard that held)
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES or self.confidence not in CONFIDENCES:
+            raise ValueError(f"finding {self.kind}: severity {self.severity!r}, confidence {self.confidence!r}")
+        if self.severity == "severe" and self.confidence != "high":
+            raise ValueError(f"finding {self.kind}: severe needs high confidence, not {self.confidence}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,12 +144,14 @@ def single_feature_leakage(train: pd.DataFrame, features: list[str], target: str
         if bound > limit:
             out.append(Finding("leakage", "severe",
                                f"feature '{col}' alone predicts '{target}' with {sure}: probably derived from the target "
-                               "or known only after it; drop it or explain why it is available at prediction time", evidence))
+                               "or known only after it; drop it or explain why it is available at prediction time", evidence,
+                               "high", f"drop '{col}', or show that it is known when the prediction is made"))
         else:
             out.append(Finding("leakage", "warning",
                                f"feature '{col}' alone predicts '{target}' with {sure}: too few rows to tell a strong "
                                f"feature from a leak (the bound is not above {limit}); check it is available at "
-                               "prediction time", evidence))
+                               "prediction time", evidence, "medium",
+                               f"check that '{col}' is known when the prediction is made; more rows would settle it"))
     return out
 
 
@@ -134,7 +159,8 @@ def target_named(features: list[str], target: str) -> list[Finding]:
     stem = target.lower().strip("_ ")
     hits = [f for f in features if len(stem) > 2 and stem in f.lower() and f != target]
     return [Finding("leakage", "warning", f"feature '{f}' is named after the target '{target}': check it is not derived from it",
-                    {"feature": f}) for f in hits]
+                    {"feature": f}, "low", f"confirm that '{f}' is not derived from '{target}' and is known before it")
+            for f in hits]
 
 
 def look_ahead(dtypes: dict[str, str], time_column: str | None, split_strategy: str) -> list[Finding]:
@@ -147,20 +173,36 @@ def look_ahead(dtypes: dict[str, str], time_column: str | None, split_strategy: 
     return [Finding("look_ahead", "warning",
                     f"{split_strategy} split on data with time-like column(s) {', '.join(timeish)}: if rows arrive over time, "
                     "set problem.data.time_column so that the model is tested on the future",
-                    {"columns": timeish, "split": split_strategy})]
+                    {"columns": timeish, "split": split_strategy}, "medium",
+                    f"if rows arrive over time, set problem.data.time_column={timeish[0]}")]
 
 
-def duplicates_across(train: pd.DataFrame, test: pd.DataFrame, features: list[str]) -> list[Finding]:
-    """Test rows whose features also appear in training rows inflate the holdout score."""
+DUPLICATE_LIMIT = 0.1  # a holdout with more copies of training rows than this is severe (by its lower confidence bound)
+
+
+def duplicates_across(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
+                      limit: float = DUPLICATE_LIMIT, confidence: float = LEAKAGE_CONFIDENCE) -> list[Finding]:
+    """Test rows whose features also appear in training rows inflate the holdout score.
+
+    "severe" when the one-sided lower confidence bound (Wilson) of their share is above ``limit``; when only
+    the share is, a "warning" with medium confidence (too few holdout rows to be sure); otherwise a "warning".
+    """
     keys = pd.util.hash_pandas_object(train[features], index=False)
     test_keys = pd.util.hash_pandas_object(test[features], index=False)
     shared = int(test_keys.isin(set(keys.to_numpy())).sum())
     if not shared:
         return []
     share = shared / len(test)
-    return [Finding("duplicates_across_split", "severe" if share > 0.1 else "warning",
+    bound = share_lower_bound(share, len(test), confidence)
+    severe = bound > limit
+    return [Finding("duplicates_across_split", "severe" if severe else "warning",
                     f"{shared} test rows ({share:.2%}) have the same features as a training row: the holdout may overstate "
-                    "performance on unseen data", {"rows": shared, "share": round(share, 6)})]
+                    "performance on unseen data",
+                    {"rows": shared, "share": round(share, 6), "lower_bound": round(bound, 6), "limit": limit,
+                     "rows_test": len(test)},
+                    "high" if severe or share <= limit else "medium",
+                    "drop the copies from the holdout, or split by the entity they belong to (problem.data.group_column); "
+                    "see the near-duplicate guard for copies with small differences")]
 
 
 def from_profile(profile: dict) -> list[Finding]:
@@ -170,7 +212,10 @@ def from_profile(profile: dict) -> list[Finding]:
         if f["kind"] == "id_like":
             out.append(Finding("id_column", "info", f["message"], {"column": f["column"]}))
         elif f["kind"] in data_contract:  # values the data contract read as missing, or the separator it detected
-            out.append(Finding(f["kind"], data_contract[f["kind"]], f["message"], {"column": f["column"], **f.get("evidence", {})}))
+            fix = "" if data_contract[f["kind"]] == "info" else \
+                "fix the values at the source, or set problem.data.on_dirty=error to refuse such data"
+            out.append(Finding(f["kind"], data_contract[f["kind"]], f["message"], {"column": f["column"], **f.get("evidence", {})},
+                               "high", fix))
     return out
 
 
@@ -180,7 +225,8 @@ def overfitting(cv: dict) -> list[Finding]:
         for check in cand.get("checks", []):
             if check["name"] == "train_val_gap" and not check["passed"]:
                 out.append(Finding("overfitting", "warning", f"{cand['name']}: {check['detail']}; {check['advice']}",
-                                   {"model": cand["name"], "gap": check["value"], "limit": check["limit"]}))
+                                   {"model": cand["name"], "gap": check["value"], "limit": check["limit"]}, "high",
+                                   check["advice"]))
     return out
 
 
@@ -284,7 +330,7 @@ def pipeline_guard(model, X: pd.DataFrame) -> list[Finding]:
         return [Finding("preprocessing", "warning",
                         f"the model is a {type(model).__name__} without a fitted scikit-learn Pipeline: nothing shows "
                         "that its preprocessing was fitted per CV fold on training rows only; build it as a Pipeline",
-                        {"model": type(model).__name__})]
+                        {"model": type(model).__name__}, "high", "build the model as a scikit-learn Pipeline")]
     steps, inside = [name for name, _ in pipeline.steps], _fitted_transformers(pipeline[:-1]) if len(pipeline.steps) > 1 else []
     needs = _needs(X, pipeline.steps[-1][1])
     unmet = _unmet(pipeline, X, needs) if needs else {}
@@ -297,7 +343,8 @@ def pipeline_guard(model, X: pd.DataFrame) -> list[Finding]:
                         + ("the model was fitted on rows transformed outside it, before the CV split, and will fail on "
                            "raw rows; put every imputer and encoder inside the Pipeline" if severe else
                            "the rows were scaled outside the model or not at all; put a scaler inside the Pipeline"),
-                        evidence)]
+                        evidence, "high", "put every imputer and encoder inside the Pipeline" if severe else
+                        "put a scaler inside the Pipeline")]
     return [Finding("preprocessing", "info",
                     f"preprocessing is fitted inside the model pipeline (per CV fold, on training rows only): "
                     f"{', '.join(inside) or 'no transformer needed'}", evidence)]

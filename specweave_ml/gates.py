@@ -16,7 +16,8 @@ relative to the validation value for error metrics (an RMSE has the units of the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Optional
 
 from specweave_ml.metrics import METRICS
 
@@ -30,6 +31,7 @@ class GateResult:
     limit: float
     detail: str
     advice: str = ""
+    evidence: dict = field(default_factory=dict)  # what the detail rests on beyond value and limit (a paired bootstrap)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,14 +50,52 @@ def beats(metric: str, score: float, limit: float) -> bool:
     return score <= limit if not METRICS[metric].greater_is_better else score >= limit
 
 
-def baseline_gate(metric: str, score: float, baseline_name: str, baseline: float, margin: float) -> GateResult:
+def baseline_gate(metric: str, score: float, baseline_name: str, baseline: float, margin: float,
+                  paired: Optional[dict] = None) -> GateResult:
+    """The model must cut the best baseline's error by ``margin`` on the holdout (module docstring).
+
+    ``paired``, the paired bootstrap of the model minus that baseline on the same holdout rows
+    (``evaluation.bootstrap.paired_difference``), adds to the detail whether the difference is larger than the
+    noise and whether its interval clears the margin line, and is kept as the gate's evidence. It never changes
+    whether the gate passes: the margin is the methodology's rule, the interval says how far to trust the verdict.
+    """
     limit = required_score(metric, baseline, margin)
     passed = beats(metric, score, limit)
     word = "at most" if not METRICS[metric].greater_is_better else "at least"
     detail = (f"holdout {metric} {score:.4f} vs best baseline {baseline_name} {baseline:.4f}: "
               f"needs {word} {limit:.4f} (error cut by {margin:.0%})")
+    evidence = {}
+    if paired and paired.get("low") is not None:
+        detail += "; " + paired_text(metric, paired, limit - baseline)
+        evidence = {"paired_bootstrap": {**paired, "margin_difference": limit - baseline}}
     advice = "" if passed else "the model does not beat a dummy by enough: check the features carry signal, the target, and leakage-free preprocessing"
-    return GateResult("baseline_margin", passed, True, score, limit, detail, advice)
+    return GateResult("baseline_margin", passed, True, score, limit, detail, advice, evidence)
+
+
+def paired_text(metric: str, paired: dict, needed: Optional[float] = None) -> str:
+    """One clause on a paired bootstrap of ``a - b``: the difference, its interval, whether it beats the noise, and
+    (with ``needed``, the difference the margin asks for) whether the whole interval clears that line.
+
+    >>> paired_text("roc_auc", {"difference": 0.05, "low": 0.03, "high": 0.07, "level": 0.95, "resamples": 500,
+    ...                         "rows": 1000, "stratified": True, "verdict": "better"}, 0.04)[:96]
+    'paired bootstrap (500 resamples of the same 1,000 rows, within each class): difference +0.0500, '
+    """
+    higher = METRICS[metric].greater_is_better
+    low, high = paired["low"], paired["high"]
+    noise = {"better": "larger than the noise", "worse": "worse beyond the noise",
+             "within noise": "within the noise: this holdout cannot tell the two apart"}[paired["verdict"]]
+    text = (f"paired bootstrap ({paired['resamples']} resamples of the same {paired['rows']:,} rows"
+            f"{', within each class' if paired.get('stratified') else ''}): difference {paired['difference']:+.4f}, "
+            f"{paired['level']:.0%} interval [{low:+.4f}, {high:+.4f}], {noise}")
+    if needed is None:
+        return text
+    clears, short = (low >= needed, high < needed) if higher else (high <= needed, low > needed)
+    line = f"the margin asks for {needed:+.4f}"
+    if clears:
+        return f"{text}; {line} and the whole interval clears it"
+    if short:
+        return f"{text}; {line} and the whole interval falls short of it"
+    return f"{text}; {line}, inside the interval: another holdout could flip this gate"
 
 
 def _scaled_spread(metric: str, values: list[float]) -> float:
@@ -104,13 +144,14 @@ is taken as at least 3/n wide: a holdout under 30 rows always warns."""
 
 
 def holdout_resolution(metric: str, score: float, model: dict, baseline: dict, rows: int,
-                       max_width: float = MAX_INTERVAL_WIDTH) -> str | None:
+                       max_width: float = MAX_INTERVAL_WIDTH, paired: Optional[dict] = None) -> str | None:
     """A warning when the holdout is too small to tell models apart, else None (never blocking).
 
     ``model`` and ``baseline`` are bootstrap intervals (``{"low", "high", "level", ...}``, see
     ``evaluation.bootstrap``; ``baseline`` also names the best baseline). It warns when the model's interval
     is wider than ``max_width`` (for a bounded score, at least ``RULE_OF_THREE / rows`` wide) or overlaps the
-    best baseline's.
+    best baseline's. With ``paired``, the paired bootstrap of the model minus that baseline, the overlap test
+    gives way to the sharper one: it warns when the difference's interval does not show the model better.
 
     >>> holdout_resolution("roc_auc", 0.99, {"low": 0.97, "high": 1.0}, {"name": "uniform", "low": 0.5, "high": 0.5}, 500)
     >>> holdout_resolution("roc_auc", 1.0, {"low": 1.0, "high": 1.0}, {}, 15)[:46]
@@ -129,7 +170,11 @@ def holdout_resolution(metric: str, score: float, model: dict, baseline: dict, r
                            f"{rows:,} rows may still be that common)" if floor > width else "")
                         + f", more than {max_width}")
     b_low, b_high = baseline.get("low"), baseline.get("high")
-    if b_low is not None and b_high is not None and low <= b_high and b_low <= high:
+    if paired and paired.get("low") is not None:
+        if paired["verdict"] != "better":
+            problems.append(f"the paired bootstrap of the difference from the best baseline {baseline.get('name', '')} "
+                            f"is [{paired['low']:+.4f}, {paired['high']:+.4f}]: the model is not shown better than it")
+    elif b_low is not None and b_high is not None and low <= b_high and b_low <= high:
         problems.append(f"it overlaps the best baseline {baseline.get('name', '')}'s [{b_low:.4f}, {b_high:.4f}]")
     if not problems:
         return None

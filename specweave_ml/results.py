@@ -171,6 +171,7 @@ class Readiness(StageResult):
     summary: str = ""
     counts: dict = field(default_factory=dict)
     items: list = field(default_factory=list)
+    guards: list = field(default_factory=list)  # the reviewer's guards: status, detail, evidence file, report section
 
 
 @dataclass

@@ -83,7 +83,8 @@ def test_baseline_gate_is_blocking_and_explains_itself():
     passed = baseline_gate("rmse", 5.0, "mean", 10.0, MARGIN)
     assert "needs at most 8.0000" in passed.detail
     assert passed.advice == ""
-    assert set(failed.to_dict()) == {"name", "passed", "blocking", "value", "limit", "detail", "advice"}
+    assert set(failed.to_dict()) == {"name", "passed", "blocking", "value", "limit", "detail", "advice", "evidence"}
+    assert failed.evidence == {}  # no paired bootstrap given: nothing beyond value and limit
 
 
 # --- fold spread: absolute for bounded scores, relative for error metrics --------------------------

@@ -5,6 +5,11 @@ same metric function as the headline number (``metrics.METRICS``), and take the 
 ``(1 + level) / 2`` quantiles. For classification the rows are drawn within each class, so every draw keeps
 the holdout's class counts: a rare positive class is never missing from a draw (AUCs stay defined) and the
 interval reflects the uncertainty of the scores, not of the prevalence.
+
+Two models on the same holdout (the chosen model and the best baseline, a champion and its challenger) are
+compared by a *paired* bootstrap (``paired_difference``): both are scored on each draw, and the interval is of
+their difference. The row positions are drawn in the holdout's own order, so one seed gives the same draws for
+every model, and the interval of a model alone is the same whether computed alone or in a pair.
 """
 
 from __future__ import annotations
@@ -28,6 +33,41 @@ def resampled_rows(n_rows: int, strata: Optional[np.ndarray], resamples: int, se
         yield np.sort(np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups]))
 
 
+def _in_score_order(y_true: np.ndarray, y_pred, y_score):
+    """The arrays ordered by a 1-D score (each draw then stays ordered, and the metric's own sort is linear), with that
+    order; other scores (multiclass, none) as they are, with None."""
+    if y_score is None or np.ndim(y_score) != 1:
+        return None, y_true, y_pred, y_score
+    order = np.argsort(y_score, kind="stable")
+    return order, y_true[order], None if y_pred is None else y_pred[order], y_score[order]
+
+
+def draw_values(metric: str, y_true, models: list[tuple], labels=None, *, stratified: bool, seed: int,
+                resamples: int = RESAMPLES) -> np.ndarray:
+    """``metric`` of each model (``(y_pred, y_score)``) on each bootstrap draw of the rows: ``(resamples, models)``.
+
+    Every model is scored on the same draws (rows drawn by ``resampled_rows`` in their original order), so the
+    columns are paired; one model alone gives the draws of ``interval``.
+    """
+    y_true = np.asarray(y_true)
+    n, compute = len(y_true), METRICS[metric].compute
+    sides = [_in_score_order(y_true, None if p is None else np.asarray(p), None if s is None else np.asarray(s))
+             for p, s in models]
+    out = np.empty((resamples, len(models)))
+    for i, rows in enumerate(resampled_rows(n, y_true if stratified else None, resamples, seed)):
+        counts = np.bincount(rows, minlength=n) if any(order is not None for order, *_ in sides) else None
+        for j, (order, t, p, s) in enumerate(sides):
+            idx = rows if order is None else np.repeat(np.arange(n), counts[order])  # ordered positions, with repeats
+            out[i, j] = compute(t[idx], None if p is None else p[idx], None if s is None else s[idx], labels)
+    return out
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[Optional[float], Optional[float]]:
+    values = values[np.isfinite(values)]
+    tail = (1 - level) / 2
+    return tuple(float(q) for q in np.quantile(values, [tail, 1 - tail])) if len(values) else (None, None)
+
+
 def interval(metric: str, y_true, y_pred=None, y_score=None, labels=None, *, stratified: bool, seed: int,
              resamples: int = RESAMPLES, level: float = LEVEL) -> dict:
     """``{"low", "high", "level", "resamples", "stratified", "seed"}`` of ``metric`` over bootstrap draws of the rows.
@@ -40,20 +80,8 @@ def interval(metric: str, y_true, y_pred=None, y_score=None, labels=None, *, str
     >>> round(out["low"], 6), round(out["high"], 6), out["resamples"]
     (1.0, 1.0, 50)
     """
-    y_true = np.asarray(y_true)
-    y_pred = None if y_pred is None else np.asarray(y_pred)
-    y_score = None if y_score is None else np.asarray(y_score)
-    if y_score is not None and y_score.ndim == 1:
-        # Rows ordered by score once: each sorted draw is then already ordered, and the metric's own sort is linear.
-        order = np.argsort(y_score, kind="stable")
-        y_true, y_score = y_true[order], y_score[order]
-        y_pred = None if y_pred is None else y_pred[order]
-    compute = METRICS[metric].compute
-    values = np.array([compute(y_true[r], None if y_pred is None else y_pred[r], None if y_score is None else y_score[r], labels)
-                       for r in resampled_rows(len(y_true), y_true if stratified else None, resamples, seed)])
-    values = values[np.isfinite(values)]
-    tail = (1 - level) / 2
-    low, high = (float(q) for q in np.quantile(values, [tail, 1 - tail])) if len(values) else (None, None)
+    values = draw_values(metric, y_true, [(y_pred, y_score)], labels, stratified=stratified, seed=seed, resamples=resamples)
+    low, high = _percentiles(values[:, 0], level)
     return {"low": low, "high": high, "level": level, "resamples": resamples, "stratified": stratified, "seed": seed}
 
 
@@ -62,3 +90,58 @@ def predictions_interval(preds, task: str, metric: str, classes, seed: int, resa
     y_true, y_pred, scores = encoded(preds, task, classes)
     labels = list(range(len(classes))) if classes is not None else None
     return interval(metric, y_true, y_pred, scores, labels, stratified=task != "regression", seed=seed, resamples=resamples)
+
+
+def paired_difference(metric: str, y_true, a: tuple, b: tuple, labels=None, *, stratified: bool, seed: int,
+                      resamples: int = RESAMPLES, level: float = LEVEL) -> dict:
+    """The bootstrap of ``metric(a) - metric(b)`` when both are scored on the *same* resampled rows.
+
+    ``a`` and ``b`` are ``(y_pred, y_score)`` of two models on the same rows (``y_true``), encoded as the metric
+    expects. Pairing cancels what the two share (the same hard and easy rows), so a difference far smaller than
+    either interval's width can still be told from noise, where two separate intervals that overlap say nothing.
+    Draws are those of ``interval`` with the same seed, so ``a_interval`` and ``b_interval`` are exactly what
+    ``interval`` gives for each model alone.
+
+    Returns ``{"metric", "a", "b", "difference", "low", "high", "level", "resamples", "stratified", "seed",
+    "rows", "not_better", "verdict", "a_interval", "b_interval"}``: the full-data values and their difference
+    (``a - b``), the percentile interval of the difference, the share of draws in which ``a`` does not beat ``b``
+    (a one-sided bootstrap p-value), and ``verdict``: "better" or "worse" when the interval excludes 0 on that
+    side (in the metric's own direction), else "within noise".
+
+    >>> y = np.array([0, 1] * 50)
+    >>> out = paired_difference("accuracy", y, (y, None), (1 - y, None), stratified=False, seed=0, resamples=20)
+    >>> out["difference"], out["low"], out["high"], out["verdict"]
+    (1.0, 1.0, 1.0, 'better')
+    """
+    y_true = np.asarray(y_true)
+    compute, higher = METRICS[metric].compute, METRICS[metric].greater_is_better
+    full = [compute(y_true, *(None if x is None else np.asarray(x) for x in side), labels) for side in (a, b)]
+    values = draw_values(metric, y_true, [a, b], labels, stratified=stratified, seed=seed, resamples=resamples)
+    both = np.isfinite(values).all(axis=1)
+    diff = values[both, 0] - values[both, 1]
+    low, high = _percentiles(diff, level)
+    if low is None:
+        verdict = "within noise"
+    elif (low > 0) if higher else (high < 0):
+        verdict = "better"
+    elif (high < 0) if higher else (low > 0):
+        verdict = "worse"
+    else:
+        verdict = "within noise"
+    common = {"level": level, "resamples": resamples, "stratified": stratified, "seed": seed}
+    marginal = [dict(zip(("low", "high"), _percentiles(values[:, j], level)), **common) for j in (0, 1)]
+    return {"metric": metric, "a": float(full[0]), "b": float(full[1]), "difference": float(full[0] - full[1]),
+            "low": low, "high": high, **common, "rows": len(y_true),
+            "not_better": float(np.mean(diff <= 0 if higher else diff >= 0)) if len(diff) else None,
+            "verdict": verdict, "a_interval": marginal[0], "b_interval": marginal[1]}
+
+
+def predictions_difference(preds_a, preds_b, task: str, metric: str, classes, seed: int, resamples: int = RESAMPLES) -> dict:
+    """``paired_difference`` of two saved predictions frames of the same rows in the same order (``a`` minus ``b``)."""
+    y_true, a_pred, a_score = encoded(preds_a, task, classes)
+    b_true, b_pred, b_score = encoded(preds_b, task, classes)
+    if len(y_true) != len(b_true) or not np.array_equal(y_true, b_true):
+        raise ValueError("paired bootstrap: the two predictions are not of the same rows")
+    labels = list(range(len(classes))) if classes is not None else None
+    return paired_difference(metric, y_true, (a_pred, a_score), (b_pred, b_score), labels,
+                             stratified=task != "regression", seed=seed, resamples=resamples)

@@ -67,7 +67,8 @@ class Evaluation:
     details: dict  # confusion matrix and per-class report, or the residual analysis
     baselines: dict  # name -> {"cv": ..., "holdout": {metric: value}}
     majority_accuracy: Optional[float] = None
-    intervals: dict = field(default_factory=dict)  # "model" / "baseline" -> bootstrap {"low", "high", "level", ...}
+    intervals: dict = field(default_factory=dict)  # "model" / "baseline" -> bootstrap {"low", "high", "level", ...};
+    # "difference": the paired bootstrap of model - best baseline (evaluation.bootstrap.paired_difference)
 
 
 class Family(Protocol):
@@ -101,7 +102,12 @@ class Family(Protocol):
         """Score the holdout; ``read_back`` saves the predictions and returns them as read from the file."""
 
     def findings(self, plan: Plan, train: pd.DataFrame, test: pd.DataFrame, split_info: dict, profile: dict,
-                 cv: dict, trained, model, seed: int) -> list: ...
+                 cv: dict, trained, model, seed: int) -> list:
+        """Anti-patterns and the reviewer's guards (``antipatterns.Finding``), each with its evidence and confidence."""
+
+    def compare(self, preds_a: pd.DataFrame, preds_b: pd.DataFrame, task: str, metric: str, classes, seed: int) -> dict:
+        """Two models' saved holdout predictions on the rows both scored: the paired bootstrap of ``metric(a) - metric(b)``
+        (``evaluation.bootstrap.paired_difference`` with ``compared: True``), or ``{"compared": False, "why"}``."""
 
     def plots(self, predictions: pd.DataFrame, plan: Plan, classes, plots_dir: Path, curves_dir: Path) -> list[Path]: ...
 

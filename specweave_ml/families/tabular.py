@@ -80,7 +80,7 @@ class TabularFamily:
 
     def evaluate(self, model, train, test, split_info, plan: Plan, trained, cv: dict, seed: int, read_back) -> Evaluation:
         from specweave_ml.data.split import ROW
-        from specweave_ml.evaluation.bootstrap import predictions_interval
+        from specweave_ml.evaluation.bootstrap import predictions_difference, predictions_interval
         from specweave_ml.evaluation.holdout import holdout_metrics, predictions_frame
 
         features, target, task, classes = split_info["features"], split_info["target"], plan.task, trained.classes
@@ -88,17 +88,38 @@ class TabularFamily:
         scores = model.scores(test[features])
         preds = read_back(predictions_frame(test[ROW], test[target], model.decide(scores), scores, task, classes))
         holdout = holdout_metrics(preds, task, names, classes)
-        baselines, best = self._baselines(cv, train, test, features, target, plan, classes, names, seed)
+        baselines, best, best_preds = self._baselines(cv, train, test, features, target, plan, classes, names, seed)
         majority = baselines.get("most_frequent", {}).get("holdout", {}).get("accuracy")
         details = {k: v for k, v in holdout.items() if k != "metrics"}
-        intervals = {"model": predictions_interval(preds, task, plan.primary_metric, classes, seed), "baseline": best}
+        if best is None:
+            intervals = {"model": predictions_interval(preds, task, plan.primary_metric, classes, seed), "baseline": {}}
+        else:  # one paired bootstrap: each one's interval (as predictions_interval gives it) and their difference's
+            paired = predictions_difference(preds, best_preds, task, plan.primary_metric, classes, seed)
+            model_ci, base_ci = paired.pop("a_interval"), paired.pop("b_interval")
+            intervals = {"model": model_ci, "baseline": {"name": best, **base_ci},
+                         "difference": {"of": f"{trained.chosen} - {best}", **paired}}
         return Evaluation(preds, holdout["metrics"], details, baselines, majority, intervals)
 
-    @staticmethod
-    def _baselines(cv, train, test, features, target, plan, classes, names, seed) -> tuple[dict, dict]:
-        """Each baseline's holdout metrics, and the best one's bootstrap interval of the primary metric (by name)."""
+    def compare(self, preds_a: pd.DataFrame, preds_b: pd.DataFrame, task: str, metric: str, classes, seed: int) -> dict:
+        """Two models' saved holdout predictions compared on the rows both scored (paired bootstrap of ``a - b``)."""
         from specweave_ml.data.split import ROW
-        from specweave_ml.evaluation.bootstrap import predictions_interval
+        from specweave_ml.evaluation.bootstrap import predictions_difference
+
+        both = preds_a.merge(preds_b, on=ROW, suffixes=("", "_b"))
+        if both.empty:
+            return {"compared": False, "why": "the two holdouts share no row (the data was split again)"}
+        if not (both["y_true"] == both["y_true_b"]).all():
+            return {"compared": False, "why": "the shared rows have different targets (the data changed)"}
+        a = both[[c for c in preds_a.columns]]
+        b = both[[ROW, "y_true"] + [f"{c}_b" for c in preds_b.columns if c not in (ROW, "y_true")]]
+        b = b.rename(columns=lambda c: c.removesuffix("_b"))
+        out = predictions_difference(a, b, task, metric, classes, seed)
+        return {"compared": True, "rows_a": len(preds_a), "rows_b": len(preds_b), **out}
+
+    @staticmethod
+    def _baselines(cv, train, test, features, target, plan, classes, names, seed) -> tuple[dict, Optional[str], Optional[pd.DataFrame]]:
+        """Each baseline's holdout metrics, and the best one's name and holdout predictions (by the primary metric)."""
+        from specweave_ml.data.split import ROW
         from specweave_ml.evaluation.holdout import holdout_metrics, predictions_frame
         from specweave_ml.metrics import METRICS
         from specweave_ml.training.baselines import baseline_model
@@ -110,21 +131,25 @@ class TabularFamily:
             preds[b["name"]] = predictions_frame(test[ROW], test[target], dummy.decide(scores), scores, plan.task, classes)
             out[b["name"]] = {"cv": b, "holdout": holdout_metrics(preds[b["name"]], plan.task, names, classes)["metrics"]}
         if not out:
-            return out, {}
+            return out, None, None
         metric = plan.primary_metric
         sign = 1 if METRICS[metric].greater_is_better else -1
         best = max(out, key=lambda n: sign * out[n]["holdout"][metric])  # the same pick as the baseline gate's
-        return out, {"name": best, **predictions_interval(preds[best], plan.task, metric, classes, seed)}
+        return out, best, preds[best]
 
     def findings(self, plan: Plan, train, test, split_info, profile: dict, cv: dict, trained, model, seed: int) -> list:
         from specweave_ml import antipatterns as ap
+        from specweave_ml.guards import review
 
         features, target = split_info["features"], split_info["target"]
+        single = ap.single_feature_leakage(train, features, target, plan.task, seed=seed)
         return [
-            *ap.single_feature_leakage(train, features, target, plan.task, seed=seed),
+            *single,
             *ap.target_named(features, target),
             *ap.look_ahead(profile["dtypes"], plan.split.time_column, plan.split.strategy),
             *ap.duplicates_across(train, test, features),
+            *review(train, test, features, target, plan.task, plan.split, seed,
+                    flagged=frozenset(f.evidence["feature"] for f in single)),
             *ap.overfitting(cv),
             *ap.imbalance(plan.imbalanced, plan.minority_share, trained.class_weighting, trained.threshold_rule,
                           plan.primary_metric),

@@ -7,8 +7,10 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Optional
 
+from specweave_ml.guards import GUARD_KINDS
 from specweave_ml.metrics import METRICS
 from specweave_ml.plan import Plan
+from specweave_ml.report.readiness import GUARDS
 
 TOP_FINDINGS = 4  # on the first screen; the rest stay in the anti-pattern section
 SEVERITY_ORDER = {"severe": 0, "warning": 1, "info": 2}
@@ -70,8 +72,9 @@ def render(plan: Plan, brief_yaml: str, ev: dict, images: dict[str, list[tuple[P
         *_gates_section(results),
         *_shap_section(ev.get("shap"), images),
         *_loadtest_section(ev.get("loadtest")),
+        *_guards_section(findings, results, ev.get("guards") or []),
         *_antipatterns_section(findings),
-        *_readiness_section(readiness),
+        *_readiness_section(readiness, ev.get("guards") or []),
         *_brief_section(brief_yaml),
     ]
     return _page(plan, "\n".join(s))
@@ -104,7 +107,7 @@ def _header(plan: Plan, meta: dict) -> list[str]:
 def _summary_section(readiness: list[dict], results: dict, findings: list[dict]) -> list[str]:
     """The first screen: the verdict and why, the chosen model against the best baseline, the gates, the top findings."""
     verdict, css = _verdict(readiness, results)
-    why = [escape(r) for r in results.get("reasons", [])] if results else ["not evaluated yet: run stage=evaluate"]
+    why = [escape(r) + _evidence_link(r) for r in results.get("reasons", [])] if results else ["not evaluated yet: run stage=evaluate"]
     why += [f'checklist {_status(i["status"])}: {escape(i["item"])}: {escape(i["detail"])}'
             for i in readiness if i["status"] in ("FAIL", "NOT YET")]
     if not why:
@@ -125,6 +128,19 @@ def _summary_section(readiness: list[dict], results: dict, findings: list[dict])
     return s + ["</section>"]
 
 
+def _guard_of(kind: str) -> Optional[str]:
+    return next((key for key, kinds in GUARD_KINDS.items() if kind in kinds), None)
+
+
+def _evidence_link(reason: str) -> str:
+    """A link from a NOT READY reason (``kind: message``) to the section that holds its evidence."""
+    kind = reason.split(":", 1)[0].strip()
+    key = _guard_of(kind)
+    if key:
+        return f' <a href="#guard-{key}">(evidence)</a>'
+    return ' <a href="#gates">(gates)</a>' if kind.endswith(" failed") else ""
+
+
 def _headline(results: dict) -> list[str]:
     """The chosen model's primary metric on the holdout against the best baseline's, each with its interval."""
     metric, best = results["primary_metric"], results["best_baseline"]
@@ -139,7 +155,13 @@ def _headline(results: dict) -> list[str]:
          f'<p class="muted">on the holdout, against the best baseline ({escape(best["name"])}); '
          f'{"higher" if higher else "lower"} is better</p>',
          _table(["model", f"holdout {metric}", f"{level} confidence interval"], rows)]
-    if model.get("low") is not None and base.get("low") is not None:
+    paired = intervals.get("difference") or {}
+    if paired.get("low") is not None:
+        s.append(f"<p>Paired bootstrap of the difference (the same {paired['resamples']} resamples of the "
+                 f"{paired['rows']:,} holdout rows for both{', within each class' if paired.get('stratified') else ''}): "
+                 f"{paired['difference']:+.4f}, {paired['level']:.0%} interval [{paired['low']:+.4f}, {paired['high']:+.4f}]: "
+                 f"{escape(_paired_words(paired['verdict']))} <a href=\"#guard-uncertainty\">(evidence)</a>.</p>")
+    elif model.get("low") is not None and base.get("low") is not None:
         apart = model["low"] > base["high"] if higher else model["high"] < base["low"]
         s.append(f"<p>The intervals {'do not overlap' if apart else 'overlap: the gap may be noise'} "
                  f"(bootstrap of the {results['rows_test']:,} holdout rows, {model['resamples']} resamples"
@@ -147,6 +169,11 @@ def _headline(results: dict) -> list[str]:
     else:
         s.append("<p class='muted'>No confidence interval recorded: rerun stage=evaluate.</p>")
     return s
+
+
+def _paired_words(verdict: str) -> str:
+    return {"better": "the model is better, beyond the noise", "worse": "the model is worse, beyond the noise",
+            "within noise": "within the noise: this holdout cannot tell them apart"}[verdict]
 
 
 def _ci(interval: dict) -> str:
@@ -236,7 +263,7 @@ def _holdout_section(results: dict, images: dict[str, list[tuple[Path, str]]]) -
 
 
 def _gates_section(results: dict) -> list[str]:
-    s = ["<h2>Gates</h2>"]
+    s = ['<h2 id="gates">Gates</h2>']
     if results:
         gates = results["gates"]
         s.append(_table(["gate", "verdict", "detail", "advice"], [(g["name"], _gate_word(g), g["detail"], g["advice"]) for g in gates],
@@ -261,13 +288,104 @@ def _loadtest_section(lt: Optional[dict]) -> list[str]:
 
 def _antipatterns_section(findings: list[dict]) -> list[str]:
     return ["<h2>Anti-pattern findings</h2>",
-            _table(["severity", "kind", "finding"], [(f["severity"], f["kind"], f["message"]) for f in findings], [f["severity"] for f in findings])
+            _table(["severity", "confidence", "kind", "finding", "what to do"],
+                   [(f["severity"], f.get("confidence", ""), f["kind"], f["message"], f.get("action") or "-") for f in findings],
+                   [f["severity"] for f in findings])
             if findings else "<p class='muted'>None recorded.</p>"]
 
 
-def _readiness_section(readiness: list[dict]) -> list[str]:
-    return ["<h2>Production-readiness checklist</h2>",
-            _table(["item", "status", "evidence", "detail"], [(i["item"], i["status"], i["evidence"] or "-", i["detail"]) for i in readiness])]
+def _readiness_section(readiness: list[dict], guards: list[dict]) -> list[str]:
+    s = ["<h2>Production-readiness checklist</h2>",
+         _table(["item", "status", "evidence", "detail"], [(i["item"], i["status"], i["evidence"] or "-", i["detail"]) for i in readiness])]
+    if guards:
+        rows = "".join(f'<tr><td><a href="#guard-{escape(g["key"])}">{escape(g["guard"])}</a></td><td>{escape(g["status"])}</td>'
+                       f'<td>{escape(g["evidence"])}</td><td>{escape(g["detail"])}</td></tr>' for g in guards)
+        s += ["<p>The reviewer's guards (a FAIL is a severe finding and makes the increment NOT READY; a WARN does not):</p>",
+              f"<table><tr><th>guard</th><th>status</th><th>evidence</th><th>detail</th></tr>{rows}</table>"]
+    return s
+
+
+def _guards_section(findings: list[dict], results: dict, guards: list[dict]) -> list[str]:
+    """One subsection per reviewer's guard, with its status, findings and the evidence they rest on."""
+    status = {g["key"]: g["status"] for g in guards}
+    s = ["<h2>Reviewer's guards</h2>",
+         "<p class='muted'>Leaks and shifts that survive code review, each judged with a confidence bound for the rows "
+         "there are: severe (NOT READY) only when the bound clears the limit.</p>"]
+    for key, title in GUARDS:
+        word = status.get(key)
+        s.append(f'<h3 id="guard-{key}">{escape(title)}' + (f" {_status(word)}" if word else "") + "</h3>")
+        if key == "uncertainty":
+            s += _uncertainty(results)
+            continue
+        mine = [f for f in findings if f["kind"] in GUARD_KINDS[key]]
+        if not mine:
+            s.append("<p class='muted'>Not checked for the current model (run stage=evaluate).</p>")
+            continue
+        s.append('<ul class="findings">' + "".join(
+            f'<li><span class="{escape(f["severity"])}">{escape(f["severity"])}</span> ({escape(f.get("confidence", ""))} '
+            f'confidence) {escape(f["kind"])}: {escape(f["message"])}'
+            + (f"<br><i>What to do:</i> {escape(f['action'])}" if f.get("action") else "") + "</li>" for f in mine) + "</ul>")
+        s += _guard_evidence(key, mine)
+    return s
+
+
+def _guard_evidence(key: str, findings: list[dict]) -> list[str]:
+    """The numbers behind a guard's findings, as tables."""
+    s = []
+    for f in findings:
+        e = f.get("evidence") or {}
+        if f["kind"] == "near_duplicates" and "rows_checked" in e:
+            s.append(_table(["measure", "value"], [
+                ("holdout rows checked / in the holdout", f"{e['rows_checked']:,} / {e['rows_test']:,}"),
+                ("training rows indexed", f"{e['rows_indexed']:,}"),
+                (f"typical distance between training rows (median, to the {e.get('neighbour', 1)}-th nearest)",
+                 e["typical_distance"]),
+                ("near-duplicate threshold", f"{e['threshold']:.3g} ({e['near_ratio']:.0%} of typical)"),
+                ("near-duplicate holdout rows (identical among them)", f"{e['near_rows']:,} ({e['identical_rows']:,})"),
+                ("share, 95% lower bound", f"{e['share']:.2%}, {e['lower_bound']:.2%}"),
+                ("expected by chance (intrinsic dimension)", f"{e['chance_share']:.2g} ({e['intrinsic_dimension']})"),
+                ("training rows with a near-copy in training", f"{e['within_training_share']:.2%}"),
+                ("column that explains the pairs", (e.get("explaining_column") or {}).get("column", "none")),
+            ]))
+            if e.get("examples"):
+                s.append(_table(["holdout row", "nearest training row", "distance / typical"],
+                                [(x["holdout_row"], x["train_row"], x["distance_to_typical"]) for x in e["examples"]]))
+        elif f["kind"] == "train_holdout_shift" and "roc_auc" in e:
+            s.append(_table(["measure", "value"], [
+                ("out-of-fold ROC AUC (95% lower bound)", f"{e['roc_auc']:.4f} ({e['lower_bound']:.4f})"),
+                ("per fold", ", ".join(f"{x:.4f}" for x in e["folds"])),
+                ("rows (training + holdout)", f"{e['rows_train']:,} + {e['rows_holdout']:,}"),
+                ("limit for this split", f"{e['limit']} ({e['split']} split)")]))
+            s.append(_table(["column", "PSI", "KS statistic", "holdout values outside the training range"],
+                            [(t["column"], "-" if t["psi"] is None else t["psi"],
+                              "-" if t["ks_statistic"] is None else t["ks_statistic"],
+                              "-" if t["out_of_range"] is None else f"{t['out_of_range']:.2%}") for t in e["top_columns"]]))
+        elif "checked" in e and e["checked"]:
+            s.append(_table(["feature", "measure", "value"] + (["missing share"] if f["kind"] == "missingness_leak" else ["levels"]),
+                            [(c, v["measure"], v["value"], v.get("missing_share", v.get("levels", "-"))) for c, v in e["checked"].items()]))
+        elif "lower_bound" in e and "measure" in e:
+            s.append(_table(["feature", "measure", "value", "95% lower bound", "rows"],
+                            [(e.get("feature", "-"), e["measure"], e["value"], e["lower_bound"], e.get("rows_checked", "-"))]))
+    return s
+
+
+def _uncertainty(results: dict) -> list[str]:
+    paired = ((results or {}).get("intervals") or {}).get("difference") or {}
+    if paired.get("low") is None:
+        return ["<p class='muted'>No paired bootstrap recorded for the current model (run stage=evaluate).</p>"]
+    gate = next((g for g in results.get("gates", []) if g["name"] == "baseline_margin"), None)
+    rows = [("compared", paired["of"]), ("metric", paired["metric"]),
+            ("model, best baseline", f"{paired['a']:.4f}, {paired['b']:.4f}"),
+            ("difference", f"{paired['difference']:+.4f}"),
+            (f"{paired['level']:.0%} interval of the difference", f"[{paired['low']:+.4f}, {paired['high']:+.4f}]"),
+            ("draws in which the model is not better", f"{paired['not_better']:.1%}"),
+            ("resamples (the same rows for both)", f"{paired['resamples']} resamples of the {paired['rows']:,} holdout rows"
+                                               + (", within each class" if paired.get("stratified") else "")),
+            ("verdict", _paired_words(paired["verdict"]))]
+    margin = ((gate or {}).get("evidence") or {}).get("paired_bootstrap", {}).get("margin_difference")
+    if margin is not None:
+        rows.append(("difference the baseline gate asks for", f"{margin:+.4f}"))
+    return [_table(["measure", "value"], rows)] + ([f"<p>Baseline gate: {escape(gate['detail'])}</p>"] if gate else [])
 
 
 def _td(status: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from specweave_ml.fileio import directory_hash, read_json
 from specweave_ml.paths import IncrementPaths
@@ -137,6 +137,47 @@ def living_docs(index: str, increment: str) -> Item:
     if f"[{increment}]" not in index:
         return Item(name, FAIL, "", "increments/README.md does not list this increment")
     return Item(name, PASS, "../README.md", "increments/README.md lists this increment with its latest results")
+
+
+GUARDS = (  # key (the report's anchor is guard-<key>), title
+    ("duplicates", "Near-duplicates across the split"),
+    ("leaks", "Leaks through values, missingness, encodings and names"),
+    ("shift", "Train/holdout shift (adversarial validation)"),
+    ("uncertainty", "Model versus best baseline: paired bootstrap"),
+)
+WARN = "WARN"
+
+
+def guard_items(findings: Optional[list[dict]], metrics: Optional[dict]) -> list[dict]:
+    """The reviewer's guards as readiness lines: FAIL (a severe finding: the increment is not ready), WARN, PASS,
+    or NOT YET (no evaluation of the current model by this version), each linked to its section of report.html."""
+    from specweave_ml.guards import GUARD_KINDS
+
+    out = []
+    for key, title in GUARDS:
+        section = f"reports/report.html#guard-{key}"
+        if key == "uncertainty":
+            paired = ((metrics or {}).get("intervals") or {}).get("difference")
+            if not paired or paired.get("low") is None:
+                status, detail = NOT_YET, "no paired bootstrap recorded: run stage=evaluate"
+            else:
+                status = PASS if paired["verdict"] == "better" else WARN
+                detail = (f"{paired['of']}: {paired['metric']} difference {paired['difference']:+.4f}, "
+                          f"{paired['level']:.0%} interval [{paired['low']:+.4f}, {paired['high']:+.4f}] ({paired['verdict']})")
+            out.append({"key": key, "guard": title, "status": status, "evidence": "reports/metrics.json",
+                        "section": section, "detail": detail})
+            continue
+        mine = [f for f in findings or [] if f["kind"] in GUARD_KINDS[key]]
+        ran = any(f["kind"] != "duplicates_across_split" and f["kind"] != "leakage" for f in mine)
+        worst = next((f for sev in ("severe", "warning") for f in mine if f["severity"] == sev), None)
+        if findings is None or not ran and worst is None:
+            status, detail = NOT_YET, "not checked for the current model: run stage=evaluate"
+        else:
+            status = {"severe": FAIL, "warning": WARN}.get(worst["severity"] if worst else "", PASS)
+            detail = worst["message"] if worst else "; ".join(f["message"] for f in mine if f["severity"] == "info")
+        out.append({"key": key, "guard": title, "status": status, "evidence": "reports/antipatterns.json",
+                    "section": section, "detail": detail})
+    return out
 
 
 def checklist(paths: IncrementPaths, record: Record, budget_ms: float, index: str,

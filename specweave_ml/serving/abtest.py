@@ -123,7 +123,28 @@ def plan(metric: Metric, mde: float, alpha: float, power: float, split: float, e
     )
 
 
-def render(p: ABPlan, increment: str, challenger: Optional[str], key_header: str) -> str:
+def offline_lines(offline: Optional[dict]) -> list[str]:
+    """The "Offline evidence" section: the champion against the previous champion on the same holdout rows."""
+    if not offline:
+        return []
+    lines = ["## Offline evidence", ""]
+    if not offline.get("compared"):
+        return lines + [f"- No paired comparison with the previous champion: {offline.get('why', 'not comparable')}.", ""]
+    verdict = {"better": "larger than the noise, in the champion's favour",
+               "worse": "larger than the noise, in the previous champion's favour",
+               "within noise": "within the noise: the holdout cannot tell them apart, the online test has to"}[offline["verdict"]]
+    return lines + [
+        f"- On the {offline['rows']:,} holdout rows both models scored, {offline['metric']} is {offline['a']:.4f} for the "
+        f"champion and {offline['b']:.4f} for the previous champion: difference {offline['difference']:+.4f}, "
+        f"{offline['level']:.0%} paired-bootstrap interval [{offline['low']:+.4f}, {offline['high']:+.4f}] "
+        f"({offline['resamples']} resamples of the same rows), {verdict}.",
+        "- The online test measures what the holdout cannot (live traffic, the decision's effect); this only says "
+        "which way the holdout leans and how firmly.",
+        "",
+    ]
+
+
+def render(p: ABPlan, increment: str, challenger: Optional[str], key_header: str, offline: Optional[dict] = None) -> str:
     m = p.metric
     lines = [
         f"# A/B test plan: {increment}",
@@ -147,6 +168,7 @@ def render(p: ABPlan, increment: str, challenger: Optional[str], key_header: str
         f"- Duration at the expected traffic ({p.units_per_second:.4g} {m['unit']}s/s): **{duration(p.days)}**"
         + ("" if p.feasible else f", longer than the limit of {duration(p.max_days)}: raise the split, the MDE, or the traffic") + ".",
         "",
+        *offline_lines(offline),
         "## Stopping rules",
         "",
         *[f"- {r}" for r in p.stopping_rules],

@@ -25,23 +25,26 @@ def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: lis
     """The gates on the holdout and CV numbers, and whether the increment is ready (with every reason if not).
 
     With the bootstrap ``intervals`` of the primary metric, a holdout too small to tell the model from the best
-    baseline (or too small to pin the score down) adds a warning, never a reason.
+    baseline (or too small to pin the score down) adds a warning, never a reason; their paired ``difference``
+    goes into the baseline gate's detail and evidence (never its verdict). A severe finding is a reason; a
+    warning is not.
     """
     metric, g = plan.primary_metric, plan.gates
     sign = 1 if METRICS[metric].greater_is_better else -1
     best_name = max(baselines, key=lambda n: sign * baselines[n]["holdout"][metric])
     best_score = baselines[best_name]["holdout"][metric]
+    intervals = intervals or {}
+    paired = intervals.get("difference") if (intervals.get("baseline") or {}).get("name") == best_name else None
     gates = [
-        baseline_gate(metric, holdout[metric], best_name, best_score, g.baseline_margin),
+        baseline_gate(metric, holdout[metric], best_name, best_score, g.baseline_margin, paired),
         cv_spread_gate(metric, chosen_cv["folds"], g.cv_std),
         overfit_gate(metric, chosen_cv["train_mean"], chosen_cv["mean"], g.train_val_gap),
     ]
     reasons = [f"{x.name} failed: {x.detail}" for x in gates if x.blocking and not x.passed]
     reasons += [f"{f.kind}: {f.message}" for f in findings if f.severity == "severe"]
     warnings = [f"{x.name}: {x.detail}; {x.advice}" for x in gates if not x.blocking and not x.passed]
-    intervals = intervals or {}
     small = holdout_resolution(metric, holdout[metric], intervals.get("model") or {}, intervals.get("baseline") or {},
-                               rows_test or 0)
+                               rows_test or 0, paired=paired)
     warnings += [small] if small else []
     return {"best_baseline": {"name": best_name, "score": best_score}, "gates": [x.to_dict() for x in gates],
             "ready": not reasons, "reasons": reasons, "warnings": warnings}

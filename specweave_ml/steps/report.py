@@ -11,7 +11,7 @@ from specweave_ml.context import Context
 from specweave_ml.fileio import read_json, write_text
 from specweave_ml.report.html import render
 from specweave_ml.report.living import render_index
-from specweave_ml.report.readiness import FAIL, NOT_YET, PASS, checklist
+from specweave_ml.report.readiness import FAIL, NOT_YET, PASS, checklist, guard_items
 from specweave_ml.results import Readiness, Record
 from specweave_ml.steps.common import planned
 
@@ -47,11 +47,15 @@ def run(ctx: Context) -> Readiness:
     meta = state.load(paths)
     # The index as it will read once this stage is in place (this increment listed with its latest record).
     index = render_index(paths.increments_dir, staged=paths.root)
-    items = checklist(paths, Record.load(paths.root), plan.gates.latency_p95_ms, index, _run_exists(ctx))
+    record = Record.load(paths.root)
+    items = checklist(paths, record, plan.gates.latency_p95_ms, index, _run_exists(ctx))
     counts = {s: sum(i.status == s for i in items.values()) for s in (PASS, FAIL, NOT_YET)}
     summary = f"{counts[PASS]}/{len(items)} pass, {counts[FAIL]} fail, {counts[NOT_YET]} not yet"
     load = items["load_tested"]
-    result = Readiness(summary=summary, counts=counts, items=[i.to_dict() for i in items.values()], tasks={
+    current = record.evaluated is not None  # the findings and intervals describe the current champion
+    guards = guard_items(read_json(paths.antipatterns)["findings"] if current and paths.antipatterns.exists() else None,
+                         read_json(paths.metrics) if current else None)
+    result = Readiness(summary=summary, counts=counts, items=[i.to_dict() for i in items.values()], guards=guards, tasks={
         "T-010": {"status": AS_TASK.get(load.status, state.NOT_YET), "note": load.detail}, "T-011": operations_task(items)})
     state.record(paths, meta, result)
     state.save(paths, meta)
@@ -65,7 +69,8 @@ def run(ctx: Context) -> Readiness:
           "baselines": read(paths.baselines) if evaluated else None, "metrics": read(paths.metrics) if evaluated else None,
           "shap": read(paths.shap_summary) if record.explanation else None,
           "antipatterns": read(paths.antipatterns) if evaluated else None,
-          "loadtest": read(paths.loadtest) if record.loadtest else None, "readiness": result.items}
+          "loadtest": read(paths.loadtest) if record.loadtest else None, "readiness": result.items,
+          "guards": result.guards}
     images = {
         "holdout": [(p, p.stem.replace("_", " ")) for p in sorted(paths.plots.glob("*.png"))],
         "shap": [(p, p.stem.replace("_", " ")) for p in sorted(paths.shap.glob("*.png"))],

@@ -13,7 +13,7 @@ import pytest
 from specweave_ml.report.readiness import checklist
 
 SECTIONS = ["Plan and its reasons", "Data profile", "Baselines versus candidates", "Cross-validation per fold",
-            "Tuning", "Holdout metrics", "Gates", "SHAP explanations", "Load test", "Anti-pattern findings",
+            "Tuning", "Holdout metrics", "Gates", "SHAP explanations", "Load test", "Reviewer's guards", "Anti-pattern findings",
             "Production-readiness checklist", "Brief"]  # after the first screen's summary; the brief last, folded
 
 
@@ -55,7 +55,10 @@ def test_report_is_one_offline_page_with_every_section(increment):
     assert page.stack == ["html"] or page.stack == []  # every element closed (html may be left to the end)
     assert page.h2 == SECTIONS
     assert page.images >= 5  # holdout plots and SHAP plots, embedded
-    assert all(ref.startswith("data:image/png;base64,") for ref in page.refs), [r for r in page.refs if not r.startswith("data:")]
+    outside = [r for r in page.refs if not r.startswith(("data:image/png;base64,", "#"))]
+    assert outside == []  # images embedded; links only within the page, to sections that exist
+    assert all(f'id="{r[1:]}"' in html for r in page.refs if r.startswith("#"))
+    assert {"#guard-duplicates", "#guard-leaks", "#guard-shift", "#guard-uncertainty"} <= set(page.refs)  # readiness links
     assert "http://" not in html and "https://" not in html
     metrics = json.loads((run.inc / "reports" / "metrics.json").read_text())
     assert f"{metrics['holdout']['roc_auc']:.4f}" in html  # numbers come from the results, not placeholders
