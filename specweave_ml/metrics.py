@@ -76,6 +76,7 @@ class _Lazy(dict):
 _FUNCTIONS: dict[str, Callable] = _Lazy()
 
 _M = Metric
+RANKING_CUTOFFS = (1, 3, 5, 10, 20, 50, 100)
 METRICS: dict[str, Metric] = {
     mt.name: mt
     for mt in [
@@ -96,12 +97,13 @@ METRICS: dict[str, Metric] = {
         _M("mae", (REGRESSION, FORECASTING), False, False, "values", "mean absolute error"),
         _M("mape", (REGRESSION, FORECASTING), False, False, "values", "mean absolute percentage error (zero targets left out)"),
         _M("r2", (REGRESSION,), True, True, "values", "share of variance explained"),
-        # Ranking metrics are planned with the interactions modality; they have no computation yet.
-        _M("ndcg_at_10", (RANKING,), True, True, "scores", "ranking quality of the top 10"),
-        _M("precision_at_10", (RANKING,), True, True, "scores", "relevant items in the top 10"),
-        _M("recall_at_10", (RANKING,), True, True, "scores", "coverage of relevant items in the top 10"),
-        _M("map_at_10", (RANKING,), True, True, "scores", "mean average precision in the top 10"),
-        _M("mrr", (RANKING,), True, True, "scores", "mean reciprocal rank"),
+        # Ranking metrics are computed from saved top-k lists by specweave_ml.recommendations.metrics.
+        *[_M(f"{m}_at_{k}", (RANKING,), True, True, "lists", f"{what} (top {k})") for k in RANKING_CUTOFFS for m, what in (
+            ("ndcg", "ranking quality, discounted by position"), ("precision", "share of the list that is relevant"),
+            ("recall", "share of the relevant items in the list"), ("map", "mean average precision"),
+            ("hit_rate", "share of users with at least one relevant item in the list"),
+            ("coverage", "share of the catalogue recommended to someone"))],
+        _M("mrr", (RANKING,), True, True, "lists", "mean reciprocal rank of the first relevant item"),
     ]
 }
 

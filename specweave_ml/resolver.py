@@ -39,6 +39,8 @@ class DataFacts:
     n_rows: Optional[int]
     minority_share: Optional[float] = None
     n_classes: Optional[int] = None
+    split: Optional[SplitPlan] = None  # the family's own split (a forecast's backtest), instead of the rules below
+    notes: tuple[str, ...] = ()  # what the family inferred from the data, with its evidence, for the plan
 
     @property
     def balance(self) -> Optional[float]:
@@ -168,6 +170,11 @@ def resolve(
     _check_rules(selection, models)
     candidates = _candidates(problem, selection, models, forced_model, facts.n_rows)
     notes = []
+    absent = [c for c in candidates if not REGISTRY[c.name].installed]
+    if absent and len(absent) < len(candidates) and forced_model is None:  # the rule's other candidates still train
+        candidates = tuple(c for c in candidates if c not in absent)
+        notes.append(f"{', '.join(c.name for c in absent)} left out: {', '.join(sorted({REGISTRY[c.name].extra for c in absent}))} "
+                     "is not installed (pip install -e '.[deep]', as make setup does)")
     imbalanced = facts.balance is not None and facts.balance < selection.gates.imbalance_ratio
     primary, primary_why = _primary_metric(problem, facts, imbalanced)
     if imbalanced:
@@ -181,8 +188,8 @@ def resolve(
         notes.append(f"{problem.modality.value} training is not implemented yet: this plan can be shown, not run")
     if facts.n_rows is None:
         notes.append("row count unknown: size rules could not be applied")
-    split, small_data = _small_data(_split(problem, selection), facts.n_rows)
-    notes += small_data
+    split, small_data = (facts.split, []) if facts.split is not None else _small_data(_split(problem, selection), facts.n_rows)
+    notes += small_data + list(facts.notes)
     return Plan(
         increment=problem.increment,
         title=problem.title or problem.increment,

@@ -75,6 +75,7 @@ class DataSchema:
     time_column: Optional[str] = None  # set it, and every split becomes time-ordered
     time_as_feature: bool = False  # the time column orders the data; it is a feature only if asked
     group_column: Optional[str] = None
+    series_id: Optional[str] = None  # forecasting: the column naming the series when a file holds several
     id_columns: List[str] = field(default_factory=list)
     user_column: Optional[str] = None
     item_column: Optional[str] = None
@@ -101,6 +102,47 @@ class MetricsSchema:
 
 
 @dataclass
+class ForecastSchema:
+    """``task: forecasting`` only: how far ahead, on which grid, with which known-in-advance columns."""
+
+    horizon: int = 1  # steps ahead to forecast; the holdout is the last `horizon` points
+    frequency: Optional[str] = None  # a pandas frequency (MS, W-SAT, QS-OCT, D, h); null: inferred from the timestamps
+    season_length: Optional[int] = None  # steps in one season; null: from the frequency (12 for monthly data, ...)
+    exogenous: List[str] = field(default_factory=list)  # columns whose future values are known when forecasting
+    backtest_windows: int = 3  # expanding-window backtest origins, `horizon` apart, before the holdout
+    series: Optional[str] = None  # with data.series_id: the one series of the file this brief forecasts
+
+
+class RankingSplit(Enum):
+    leave_last_out = "leave_last_out"
+    per_user_random = "per_user_random"
+    global_time = "global_time"
+
+
+class ColdUsers(Enum):
+    error = "error"
+    popularity = "popularity"
+
+
+class Feedback(Enum):
+    implicit = "implicit"
+    explicit = "explicit"
+
+
+@dataclass
+class RankingSchema:
+    """``task: ranking`` only: which cut-offs are measured, what counts as a positive, how the holdout is cut."""
+
+    k: List[int] = field(default_factory=lambda: [5, 10, 20])  # top-k cut-offs measured (the primary metric's k is added)
+    positive_threshold: Optional[float] = None  # a rating at or above it is a positive; null: every interaction is
+    split: Optional[RankingSplit] = None  # null: leave_last_out with a time column, per_user_random without
+    test_size: float = 0.25  # per_user_random: each user's held-out share; global_time: the share after the cut
+    feedback: Feedback = Feedback.implicit  # explicit: the rating is predicted too (RMSE/MAE), then items ranked
+    recent_share: float = 0.1  # recent popularity: the latest share of the training period
+    cold_users: ColdUsers = ColdUsers.error  # held-out users with no training interaction: refuse the split, or popularity
+
+
+@dataclass
 class ProblemSchema:
     increment: str = MISSING  # NNNN-kebab-name
     title: str = ""
@@ -110,6 +152,8 @@ class ProblemSchema:
     data: DataSchema = field(default_factory=DataSchema)
     constraints: ConstraintsSchema = field(default_factory=ConstraintsSchema)
     metrics: MetricsSchema = field(default_factory=MetricsSchema)
+    forecast: ForecastSchema = field(default_factory=ForecastSchema)
+    ranking: RankingSchema = field(default_factory=RankingSchema)
 
 
 @dataclass

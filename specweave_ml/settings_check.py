@@ -56,6 +56,56 @@ def _explain(explain) -> None:
         _require(f"explain.{key}", explain[key] >= 0, "0 or more", explain[key])
 
 
+def _forecast(problem) -> None:
+    """A forecasting brief's ``problem.forecast`` block and the columns it needs."""
+    if str(problem.task) not in ("forecasting", "Task.forecasting"):
+        return
+    f, d = problem.forecast, problem.data
+    _require("problem.data.time_column", bool(d.time_column), "the date or time column of the series", d.time_column,
+             "set problem.data.time_column=<column>: a forecast orders its points by it")
+    _require("problem.forecast.horizon", f.horizon >= 1, "at least 1 (the steps ahead to forecast)", f.horizon,
+             "set problem.forecast.horizon to the number of steps ahead, e.g. 12 for a year of months")
+    _require("problem.forecast.backtest_windows", f.backtest_windows >= 1, "at least 1", f.backtest_windows,
+             "set problem.forecast.backtest_windows to 3 (the default) or more")
+    _require("problem.forecast.season_length", f.season_length is None or f.season_length >= 1, "null or at least 1",
+             f.season_length, "set it to the steps in one season (12 for monthly data), or null to infer it")
+    if f.frequency is not None:
+        from pandas.tseries.frequencies import to_offset  # only for a declared frequency
+
+        try:
+            to_offset(f.frequency)
+        except ValueError:
+            raise ConfigError("problem.forecast.frequency", f"'{f.frequency}' is not a pandas frequency",
+                              "use e.g. MS (month start), W-SAT, QS-OCT, D or h, or null to infer it") from None
+    for column in f.exogenous:
+        if column in (d.target, d.time_column):
+            raise ConfigError("problem.forecast.exogenous", f"'{column}' is the target or the time column",
+                              "list only other columns whose future values are known")
+
+
+def _ranking(problem) -> None:
+    """A ranking brief's ``problem.ranking`` block (k larger than the catalogue is found when the data is read)."""
+    if str(problem.task) not in ("ranking", "Task.ranking"):
+        return
+    r, d = problem.ranking, problem.data
+    _require("problem.ranking.k", len(r.k) > 0 and all(int(k) >= 1 for k in r.k), "a list of cut-offs of at least 1",
+             list(r.k), "set problem.ranking.k to e.g. [5, 10, 20]")
+    _require("problem.ranking.test_size", 0 < r.test_size < 1, "between 0 and 1", r.test_size,
+             "set problem.ranking.test_size to e.g. 0.25")
+    _require("problem.ranking.recent_share", 0 < r.recent_share <= 1, "above 0 and at most 1", r.recent_share,
+             "set problem.ranking.recent_share to e.g. 0.1")
+    if r.positive_threshold is not None and not d.rating_column:
+        raise ConfigError("problem.ranking.positive_threshold", "a threshold needs ratings, and no rating column is declared",
+                          "set problem.data.rating_column=<column>, or positive_threshold=null")
+    if str(r.feedback) in ("explicit", "Feedback.explicit") and not d.rating_column:
+        raise ConfigError("problem.ranking.feedback", "explicit feedback predicts the rating, and no rating column is declared",
+                          "set problem.data.rating_column=<column>, or feedback=implicit")
+    if str(r.split) in ("leave_last_out", "global_time", "RankingSplit.leave_last_out", "RankingSplit.global_time") \
+            and not d.time_column:
+        raise ConfigError("problem.ranking.split", f"{str(r.split).split('.')[-1]} orders interactions by time, and no "
+                          "time column is declared", "set problem.data.time_column=<column>, or split=per_user_random")
+
+
 def validate_settings(cfg) -> None:
     """Raise ``ConfigError`` naming the first serving, tracking, tuning or explain key (or the seed) that makes no sense."""
     _require("seed", 0 <= cfg.seed <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}", cfg.seed)  # numpy's range
@@ -63,3 +113,6 @@ def validate_settings(cfg) -> None:
     _tracking(cfg.tracking)
     _tuning(cfg.tuning)
     _explain(cfg.explain)
+    if cfg.get("problem") is not None:
+        _forecast(cfg.problem)
+        _ranking(cfg.problem)

@@ -111,18 +111,31 @@ def test_interpretability_preferred_keeps_the_size_rule_and_promises_shap(plan_f
     [
         ("image", "multiclass_classification", "images", ["cnn"]),
         ("text", "binary_classification", "text", ["bag_of_words", "text_encoder"]),
-        ("time_series", "forecasting", "time-series", ["lag_gbm", "lstm"]),
-        ("interactions", "ranking", "recommendations", ["matrix_factorization", "neural_cf"]),
     ],
 )
 def test_other_modalities_resolve_but_are_not_trainable_yet(plan_for, modality, task, rule, expected):
     plan = plan_for(make_problem(task=task, modality=modality), DataFacts(n_rows=1_797))
-    assert names(plan) == expected  # simple before complex: bag_of_words before text_encoder, lag_gbm before lstm
+    assert names(plan) == expected  # simple before complex: bag_of_words before text_encoder
     assert {c.rule for c in plan.candidates} == {rule}
     assert not plan.trainable
     assert not any(c.trainable for c in plan.candidates)
     assert any("not implemented yet" in note for note in plan.notes)
     assert "[not trainable yet]" in plan.describe()
+
+
+def test_a_time_series_resolves_to_trainable_forecasters_simple_before_complex(plan_for):
+    plan = plan_for(make_problem(task="forecasting", modality="time_series"), DataFacts(n_rows=144))
+    assert names(plan) == ["holt_winters", "arima", "lag_gbm", "lstm"]
+    assert {c.rule for c in plan.candidates} == {"time-series"}
+    assert plan.trainable
+
+
+def test_interactions_resolve_to_trainable_recommenders_simple_before_complex(plan_for):
+    plan = plan_for(make_problem(task="ranking", modality="interactions"), DataFacts(n_rows=100_000))
+    assert names(plan) == ["item_knn", "matrix_factorization", "bpr", "neural_cf"]
+    assert {c.rule for c in plan.candidates} == {"recommendations"}
+    assert plan.trainable
+    assert plan.baselines == ("popularity", "recent_popularity", "random")
 
 
 def test_image_plan_resolves_without_a_row_count(plan_for):

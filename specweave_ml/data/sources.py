@@ -29,6 +29,52 @@ def _fraud_csv() -> Path:
     return path
 
 
+AIRLINE_PACKAGE = "sktime==1.2.0"
+
+
+def _airline() -> pd.DataFrame:
+    """The airline passengers (Box & Jenkins, 144 months), from the data file inside the sktime wheel (installed
+    --no-deps: sktime's own pins would downgrade pandas; nothing of it is imported)."""
+    spec = importlib.util.find_spec("sktime")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("problem.data.source", "the bundled data set 'airline' needs the package sktime (for its data file)",
+                        f"run `pip install --no-deps {AIRLINE_PACKAGE}` (make setup does it)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "Airline" / "Airline.csv"
+    frame = pd.read_csv(path)
+    return frame.rename(columns={"Date": "month", "Passengers": "passengers"})
+
+
+def _statsmodels(name: str) -> Callable[[], pd.DataFrame]:
+    """A statsmodels data set with its time as a column: ``co2`` (weekly, with gaps), ``macrodata`` (quarterly)."""
+
+    def load() -> pd.DataFrame:
+        from importlib import import_module
+
+        data = import_module(f"statsmodels.datasets.{name}").load_pandas().data
+        if name == "macrodata":
+            quarters = pd.PeriodIndex.from_fields(year=data["year"].astype(int), quarter=data["quarter"].astype(int), freq="Q")
+            return data.drop(columns=["year", "quarter"]).assign(quarter=quarters.to_timestamp()).loc[
+                :, ["quarter", *[c for c in data.columns if c not in ("year", "quarter")]]]
+        return data.rename_axis("week").reset_index()
+
+    return load
+
+
+MOVIELENS_PACKAGE = "recbole==1.2.1"
+
+
+def _movielens_100k() -> pd.DataFrame:
+    """MovieLens-100k (100,000 ratings, 943 users x 1,682 movies, with timestamps), from the data file inside the
+    recbole wheel (installed --no-deps for the data only: nothing of it is imported)."""
+    spec = importlib.util.find_spec("recbole")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("problem.data.source", "the bundled data set 'movielens_100k' needs the package recbole (for its data file)",
+                        f"run `pip install --no-deps {MOVIELENS_PACKAGE}` (make setup does it)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "dataset_example" / "ml-100k" / "ml-100k.inter"
+    frame = pd.read_csv(path, sep="\t")
+    return frame.rename(columns=lambda c: c.split(":")[0])  # user_id, item_id, rating, timestamp
+
+
 def _sklearn(name: str) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
         from sklearn import datasets
@@ -44,6 +90,10 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
     "wine": _sklearn("wine"),
     "diabetes": _sklearn("diabetes"),
     "digits": _sklearn("digits"),
+    "airline": _airline,
+    "co2": _statsmodels("co2"),
+    "macrodata": _statsmodels("macrodata"),
+    "movielens_100k": _movielens_100k,
 }
 
 

@@ -90,6 +90,10 @@ class Family(Protocol):
 
     def prepare(self, frame: pd.DataFrame, checked: Checked, plan: Plan, problem: ProblemSchema, seed: int) -> Prepared: ...
 
+    def recorded_facts(self, prepared, split_info: dict) -> Any:
+        """The ``DataFacts`` again, from what ``stage=prepare`` recorded (``results.Prepared``, ``data/split.json``),
+        so the later stages resolve the same plan without reloading the data."""
+
     # training and evaluation
     def fit(self, request: FitRequest) -> Any:
         """Baselines, cross-validated candidates, the chosen model refitted (``training.train.TrainingResult``)."""
@@ -119,13 +123,17 @@ class Family(Protocol):
                 settings, seed: int, out_dir: Path) -> dict: ...
 
     # batch predictions, drift, A/B tests and serving
-    notes: dict  # one-line descriptions for tasks.md: "features" (how features are built), "explanations"
+    notes: dict  # one-line descriptions for tasks.md: "features" (how features are built), "explanations";
+    # "endpoints": what stage=serve says the app answers
 
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         """A user's input (``stage=predict``, ``stage=monitor``) checked against what the packaged model takes."""
 
     def reference(self, paths, model, example: pd.DataFrame, model_meta: dict, cfg, seed: int) -> str:
         """Write the drift reference profile of a packaged model; return the explainer kind the server uses."""
+
+    def default_input(self, model) -> Optional[pd.DataFrame]:
+        """What ``stage=predict`` answers when no ``input=`` is given (a forecast's next steps), or None: input= is needed."""
 
     def score(self, model, frame: pd.DataFrame) -> pd.DataFrame:
         """``stage=predict``: the input with the model's answers added."""

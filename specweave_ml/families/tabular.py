@@ -25,7 +25,8 @@ CLASSIFICATION = ("binary_classification", "multiclass_classification")
 class TabularFamily:
     name = "tabular"
     tasks = (*CLASSIFICATION, "regression")
-    notes = {"features": "imputation, scaling and encoding fitted inside each pipeline", "explanations": "SHAP"}
+    notes = {"features": "imputation, scaling and encoding fitted inside each pipeline", "explanations": "SHAP",
+             "endpoints": "POST /predict, /predict/batch, /explain"}
 
     def serves(self, task: str, modality: str) -> bool:
         return modality == "tabular" and task in self.tasks
@@ -65,6 +66,11 @@ class TabularFamily:
         split.info.update(source_fingerprint=source_fp, features=checked.features, target=d.target)
         prof = profile(data, d.target, plan.task, checked, source_fp)
         return Prepared(train=split.train, test=split.test, split_info=split.info, profile=prof)
+
+    def recorded_facts(self, prepared, split_info: dict):
+        from specweave_ml.resolver import DataFacts
+
+        return DataFacts(prepared.rows, prepared.minority_share, prepared.n_classes)
 
     def example_input(self, frame: pd.DataFrame, split_info: dict) -> pd.DataFrame:
         return frame[split_info["features"]]
@@ -201,6 +207,9 @@ class TabularFamily:
 
         profile = write_reference(paths, model, example, model_meta, cfg.serving.drift.bins, cfg.explain.background_rows, seed)
         return profile["model"]["explainer"]
+
+    def default_input(self, model) -> Optional[pd.DataFrame]:
+        return None  # rows to score come from input=
 
     def score(self, model, frame: pd.DataFrame) -> pd.DataFrame:
         scores = model.scores(frame)

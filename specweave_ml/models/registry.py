@@ -55,6 +55,7 @@ class ModelEntry:
     requirements: tuple[str, ...] = ()
     seeded: bool = True
     seeded_regressor: bool = True
+    extra: Optional[str] = None  # an optional library it needs (an extra of pyproject.toml): "torch" for the deep models
 
     def __post_init__(self) -> None:
         if self.preprocess not in PREPROCESS:
@@ -65,6 +66,13 @@ class ModelEntry:
     @property
     def trainable(self) -> bool:
         return self.factory is not None
+
+    @property
+    def installed(self) -> bool:
+        """Whether its optional library is installed (a model without one always is)."""
+        import importlib.util
+
+        return self.extra is None or importlib.util.find_spec(self.extra) is not None
 
     def serves(self, task: str, modality: str) -> bool:
         return self.modality == modality and task in self.tasks
@@ -113,7 +121,28 @@ def trainable() -> frozenset[str]:
     return frozenset(n for n, e in REGISTRY.items() if e.trainable)
 
 
+def _forecaster(name: str, module: str = "models") -> Factory:
+    """A factory for a forecaster of ``specweave_ml.forecasting.<module>`` (imported when first needed)."""
+
+    def build(task: str, params: dict) -> Any:
+        return _sk(f"specweave_ml.forecasting.{module}", name)()(**params)
+
+    return build
+
+
+def _recommender(name: str, module: str = "models") -> Factory:
+    """A factory for a scorer of ``specweave_ml.recommendations.<module>`` (imported when first needed)."""
+
+    def build(task: str, params: dict) -> Any:
+        return _sk(f"specweave_ml.recommendations.{module}", name)()(**params)
+
+    return build
+
+
 XGB, LGB = ("xgboost-cpu==3.2.0",), ("lightgbm==4.7.0",)
+SM = ("statsmodels==0.15.0",)
+FORECASTING = ("forecasting",)
+RANKING = ("ranking",)
 for _entry in (
     ModelEntry("linear", "tabular", TABULAR_TASKS, 1, _per_task(_sk("sklearn.linear_model", "LogisticRegression"),
                _sk("sklearn.linear_model", "Ridge")), preprocess="scaled", explainer="linear", seeded_regressor=False),
@@ -129,10 +158,16 @@ for _entry in (
     ModelEntry("bag_of_words", "text", CLASSIFICATION, 1),
     ModelEntry("text_encoder", "text", CLASSIFICATION, 5),
     ModelEntry("cnn", "image", CLASSIFICATION, 5),
-    ModelEntry("lag_gbm", "time_series", ("forecasting",), 4),
-    ModelEntry("lstm", "time_series", ("forecasting",), 5),
-    ModelEntry("matrix_factorization", "interactions", ("ranking",), 4),
-    ModelEntry("neural_cf", "interactions", ("ranking",), 5),
+    ModelEntry("holt_winters", "time_series", FORECASTING, 2, _forecaster("HoltWinters"), requirements=SM, seeded=False),
+    ModelEntry("arima", "time_series", FORECASTING, 3, _forecaster("Arima"), requirements=SM, seeded=False),
+    ModelEntry("lag_gbm", "time_series", FORECASTING, 4, _forecaster("LagGBM"), explainer="tree", requirements=LGB),
+    ModelEntry("lstm", "time_series", FORECASTING, 5, _forecaster("LSTMForecaster", "lstm"), requirements=("torch==2.13.0",),
+               extra="torch"),
+    ModelEntry("item_knn", "interactions", RANKING, 2, _recommender("ItemKNN")),
+    ModelEntry("matrix_factorization", "interactions", RANKING, 3, _recommender("ALS")),  # implicit's ALS
+    ModelEntry("bpr", "interactions", RANKING, 3, _recommender("BPR")),  # implicit's BPR
+    # NeuMF trains with torch; the packaged model keeps its score matrix and does not need it.
+    ModelEntry("neural_cf", "interactions", RANKING, 5, _recommender("NeuMF", "neumf")),
 ):
     register(_entry)
 

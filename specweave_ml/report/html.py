@@ -276,8 +276,16 @@ def _shap_section(shap: Optional[dict], images: dict[str, list[tuple[Path, str]]
     if not shap:
         return s + ["<p class='muted'>No explanations yet (stage=explain).</p>"]
     return s + [f"<p>{escape(shap['explainer'])} explainer on {shap['rows_explained']} holdout rows.</p>",
-                _table(["feature", "mean |SHAP|"], [(t["feature"], t["mean_abs_shap"]) for t in shap["top_features"]]),
-                f'<div class="imgs">{"".join(_img(p, c) for p, c in images.get("shap", []))}</div>']
+                _table(["feature", "mean |SHAP|" if "mean_abs_shap" in (shap["top_features"] or [{"mean_abs_shap": 0}])[0] else "magnitude"],
+                       [(t["feature"], t.get("mean_abs_shap", t.get("magnitude"))) for t in shap["top_features"]]),
+                f'<div class="imgs">{"".join(_img(p, c) for p, c in images.get("shap", []))}</div>',
+                *_examples((shap.get("extra") or {}).get("examples") or [])]
+
+
+def _examples(examples: list) -> list[str]:
+    """Local explanations a family spells out (``{"title", "lines"}`` each), e.g. a user's recommendations and why."""
+    return [f"<details><summary>{escape(str(e['title']))}</summary><ul>"
+            + "".join(f"<li>{escape(str(line))}</li>" for line in e["lines"]) + "</ul></details>" for e in examples]
 
 
 def _loadtest_section(lt: Optional[dict]) -> list[str]:

@@ -18,6 +18,7 @@ from specweave_ml.results import Record
 from specweave_ml.units import duration
 
 PASS, FAIL, NOT_YET = "PASS", "FAIL", "NOT YET"
+SHAP_EXPLAINERS = ("tree", "linear", "kernel", "gradient")  # the explainer kinds of models/registry.py that are SHAP
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ def explained(paths: IncrementPaths, explanation) -> Item:
     name = "Model explainability generated (SHAP)"
     if explanation is None:
         return Item(name, NOT_YET, "", "no explanation of the current model: run stage=explain")
-    return Item(name, PASS, _rel(paths, paths.shap_summary), f"{explanation.explainer} SHAP on {explanation.rows_explained} rows")
+    kind = explanation.explainer
+    how = f"{kind} SHAP" if kind in SHAP_EXPLAINERS else f"{kind} explanation (not SHAP: the family's own for this model)"
+    return Item(name, PASS, _rel(paths, paths.shap_summary), f"{how} on {explanation.rows_explained} rows")
 
 
 def load_tested(paths: IncrementPaths, loadtest, budget_ms: float) -> Item:
@@ -100,6 +103,8 @@ def monitored(paths: IncrementPaths, meta: dict) -> Item:
     profile = read_json(paths.reference_profile)
     if profile.get("model", {}).get("sha256") != meta.get("model", {}).get("sha256"):
         return Item(name, FAIL, _rel(paths, paths.reference_profile), "the reference profile describes another model: run stage=package")
+    if profile.get("monitoring"):  # the family says what it cannot watch yet
+        return Item(name, NOT_YET, _rel(paths, paths.reference_profile), profile["monitoring"])
     detail = (f"reference profile of {len(profile['features'])} features and the score; PSI alerts above the threshold in "
               "stage=monitor and on the server's /metrics (with request counts and latency)")
     last = read_json(paths.drift_report) if paths.drift_report.exists() else None

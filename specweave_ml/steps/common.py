@@ -11,7 +11,6 @@ from specweave_ml.data.split import fingerprint
 from specweave_ml.errors import DataError
 from specweave_ml.fileio import read_json
 from specweave_ml.plan import Plan
-from specweave_ml.resolver import DataFacts
 from specweave_ml.results import Prepared
 
 
@@ -22,9 +21,10 @@ def require(path, stage: str) -> None:
 
 def planned(ctx: Context) -> Plan:
     """The plan, resolved from what ``stage=prepare`` recorded of the data (no need to reload it)."""
-    ctx.trainable_family()
+    family = ctx.trainable_family()
     prepared = Prepared.require(ctx.paths.root)
-    plan = ctx.plan(DataFacts(prepared.rows, prepared.minority_share, prepared.n_classes))
+    info = read_json(ctx.paths.split) if ctx.paths.split.exists() else {}
+    plan = ctx.plan(family.recorded_facts(prepared, info))
     require_trainable(plan)
     return plan
 

@@ -21,15 +21,16 @@ log = logging.getLogger(__name__)
 
 def run(ctx: Context) -> Path:
     paths, family = ctx.paths, ctx.trainable_family()
-    if not ctx.cfg.input or not ctx.cfg.output:
-        raise ConfigError("input" if not ctx.cfg.input else "output", "stage=predict needs input=<file> and output=<file>",
-                          "e.g. input=new.csv output=scores.csv")
-    source, target = Path(ctx.cfg.input), Path(ctx.cfg.output)
-    if target.suffix.lower() not in (".csv", ".parquet"):
-        raise ConfigError("output", f"'{target}' is neither .csv nor .parquet", "name the output file .csv or .parquet")
     meta = state.load(paths)
     model = load_model(paths.model, meta.get("model", {}).get("sha256"))
-    frame = read_input(source)
+    default = None if ctx.cfg.input else family.default_input(model)  # a forecast's next steps need no input
+    if (not ctx.cfg.input and default is None) or not ctx.cfg.output:
+        raise ConfigError("input" if not ctx.cfg.input and default is None else "output",
+                          "stage=predict needs input=<file> and output=<file>", "e.g. input=new.csv output=scores.csv")
+    target = Path(ctx.cfg.output)
+    if target.suffix.lower() not in (".csv", ".parquet"):
+        raise ConfigError("output", f"'{target}' is neither .csv nor .parquet", "name the output file .csv or .parquet")
+    frame = read_input(Path(ctx.cfg.input)) if ctx.cfg.input else default
     answers = family.score(model, family.conform(frame, paths.model))
     out = frame.copy()
     for column in answers.columns:

@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 def run(ctx: Context) -> None:
     config = server_config(ctx.cfg.serving, ctx.paths)
     url = f"http://{config.host}:{config.port}"
-    log.info("serving %s on %s: POST /predict, /predict/batch, /explain; GET /health, /metrics, /docs (Ctrl-C stops)",
-             ctx.problem.increment, url)
+    endpoints = ctx.trainable_family().notes.get("endpoints", "POST /predict, /predict/batch, /explain")
+    log.info("serving %s on %s: %s; GET /health, /metrics, /docs (Ctrl-C stops)", ctx.problem.increment, url, endpoints)
     if config.challenger:
         log.info("A/B: %.0f%% of requests with a %s header go to the challenger (%s, %s)", config.split * 100,
                  config.key_header, config.challenger, config.challenger_model)

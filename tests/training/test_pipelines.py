@@ -10,11 +10,15 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from specweave_ml.models.decision import DecisionModel
-from specweave_ml.models.registry import build, trainable
+from specweave_ml.models.registry import REGISTRY, build, trainable
 from specweave_ml.packaging import load_model
 from specweave_ml.training.cv import cross_validate
 from specweave_ml.training.folds import fold_indices
 from specweave_ml.training.pipelines import build_pipeline, class_weights, column_kinds
+
+# The models these tests build are tabular (pipelines, classifiers and regressors); forecasters are tested in
+# tests/forecasting.
+TABULAR = sorted(n for n in trainable() if REGISTRY[n].serves("binary_classification", "tabular"))
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,7 @@ def test_trees_get_ordinal_codes_and_no_scaling(specs, name, numeric_kind):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(trainable()))
+@pytest.mark.parametrize("name", TABULAR)
 def test_every_registered_model_fits_mixed_data_and_scores_unseen_categories(specs, name):
     frame, y = mixed_frame()
     model = DecisionModel(build_pipeline(specs[name], "binary_classification", frame, list(frame.columns), 0))
@@ -106,7 +110,7 @@ def test_a_true_false_column_as_the_only_category_trains(specs, name):
     assert model.scores(frame.head(3)).shape == (3,)
 
 
-@pytest.mark.parametrize("name", sorted(trainable()))
+@pytest.mark.parametrize("name", TABULAR)
 def test_registry_builds_the_configured_estimator_with_the_seed(specs, name):
     spec = specs[name]
     for task in ("binary_classification", "regression"):
