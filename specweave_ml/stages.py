@@ -88,7 +88,7 @@ def params_stage(ctx: Context) -> Path:
     plots = dvc_index.plots_text(increment, family.dvc_plots(ctx.problem.task.value))
     if not (paths.final / "dvc.yaml").exists() or (paths.final / "dvc.yaml").read_text() != plots:
         write_text(paths.final / "dvc.yaml", plots)
-    entry = {"brief": _brief_name(), "family": family.name, "task": ctx.problem.task.value}
+    entry = {"brief": _brief_name(), "family": family.name, "task": ctx.problem.task.value, "code": family.code}
     dvc_index.register(paths.increments_dir, increment, entry)
     log.info("registered %s (%s) in %s: `dvc repro` builds it from %s", increment, entry["brief"],
              paths.increments_dir / dvc_index.INDEX, paths.params)

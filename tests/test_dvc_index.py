@@ -63,7 +63,8 @@ def test_stage_params_registers_the_increment_with_its_params_and_plots(compose,
     run_stage(compose(["problem=breast_cancer", "stage=params"]))
     increments = tmp_path / "increments"
     index = dvc_index.read_index(increments)
-    assert index["0004-diabetes-progression"] == {"brief": None, "family": "tabular", "task": "regression"}
+    assert index["0004-diabetes-progression"] == {"brief": None, "family": "tabular", "task": "regression",
+                                                  "code": "specweave_ml/training"}
     assert list(index) == ["0002-breast-cancer", "0004-diabetes-progression"]
     params = yaml.safe_load((increments / "0004-diabetes-progression" / "params.yaml").read_text())
     assert params["selection"]["cv_folds"] == 4
@@ -106,10 +107,11 @@ def test_each_declared_plot_is_a_file_evaluate_writes_with_the_declared_columns(
         assert {props["x"], props["y"]} <= columns
 
 
-def test_every_task_a_family_serves_has_its_plots():
+def test_every_task_a_family_serves_has_its_plots_and_its_code_is_a_folder_stages_depend_on():
     for family in families.all_families():
         for task in family.tasks:
             assert family.dvc_plots(task), f"{family.name} declares no plot for {task}"
+        assert (REPO / family.code).is_dir(), f"{family.name}.code: {family.code} is not a folder"
 
 
 def _stages() -> dict:

@@ -75,6 +75,7 @@ class Family(Protocol):
     """One task family, end to end."""
 
     name: str
+    code: str  # the folder of this family's own learning code: its increments' dvc.yaml stages depend on it
 
     def serves(self, task: str, modality: str) -> bool:
         """Whether this family trains briefs of this task on this modality."""

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 class ForecastingFamily:
     name = "forecasting"
+    code = "specweave_ml/forecasting"
     tasks = ("forecasting",)
     notes = {"features": "lags, rolling means and calendar features computed from the past of each backtest origin only",
              "explanations": "explanation (SHAP for the lag model, fitted components for the statistical ones)",

@@ -39,6 +39,7 @@ def _cut_off(metric: str) -> Optional[int]:
 
 class RecommendationsFamily:
     name = "recommendations"
+    code = "specweave_ml/recommendations"
     tasks = ("ranking",)
     notes = {"features": "a users x items matrix of the training positives; items seen in training excluded from every list",
              "explanations": "the user's own items most similar to each recommendation (item-item cosine)"}

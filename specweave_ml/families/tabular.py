@@ -24,6 +24,7 @@ CLASSIFICATION = ("binary_classification", "multiclass_classification")
 
 class TabularFamily:
     name = "tabular"
+    code = "specweave_ml/training"
     tasks = (*CLASSIFICATION, "regression")
     notes = {"features": "imputation, scaling and encoding fitted inside each pipeline", "explanations": "SHAP",
              "endpoints": "POST /predict, /predict/batch, /explain"}
