@@ -231,7 +231,7 @@ class RecommendationsFamily:
         if r.tuning is not None:
             budget = r.tuning.budget_seconds / max(len(plan.candidates), 1)
             for i, c in enumerate(plan.candidates):
-                found = self._coarse(c.name, r, plan, candidates[i], budget,
+                found = self._tune(c.name, r, plan, candidates[i], budget,
                                      lambda name, make: scored(name, "candidate", make), metric)
                 if found:
                     tuning[c.name], tables[c.name], better, params = found
@@ -245,48 +245,47 @@ class RecommendationsFamily:
                               tuning=tuning, tuning_tables=tables)
 
     @staticmethod
-    def _coarse(name, request, plan, untuned, budget: float, score_with, metric: str):
-        """The coarse grid of ``conf/model/<name>.yaml`` (``search.coarse``) scored on the same CV folds, within the
-        candidate's share of the budget and ``tuning.max_trials.coarse``; the tuned configuration is kept only when
-        its CV mean beats the untuned one. Later phases (fine, optuna) are not built for ranking and say so."""
-        import itertools
-        import logging
+    def _tune(name, request, plan, untuned, budget: float, score_with, metric: str):
+        """The tuning phases of ``tuning=`` (coarse grid, fine grid around its best, Optuna) over the search space of
+        ``conf/model/<name>.yaml``, run by the same phased tuner as tabular models (``training.tuning.tune``: one
+        resumable study per phase, each phase's share of the candidate's budget). Every trial is scored on the same
+        CV folds as the untuned model; the tuned configuration is kept only when its CV mean beats the untuned one."""
         import time
 
+        from specweave_ml.gates import gap
+        from specweave_ml.metrics import METRICS
         from specweave_ml.models.registry import build
+        from specweave_ml.training.tuning import tune
 
-        log = logging.getLogger(__name__)
-        grid = dict((request.specs[name].search or {}).get("coarse") or {})
-        if not grid:
+        spec = request.specs[name]
+        if not (spec.search or {}).get("coarse") and not (spec.search or {}).get("optuna"):
             return None
-        skipped = [p for p in request.tuning.phases if p != "coarse"]
-        if skipped:
-            log.warning("%s: tuning phases %s are not built for ranking; the coarse grid runs", name, ", ".join(skipped))
-        if "coarse" not in request.tuning.phases and not skipped:
-            return None
-        keys = sorted(grid)
-        combos = list(itertools.product(*(list(grid[k]) for k in keys)))
-        limit = int(request.tuning.max_trials.get("coarse", len(combos)) or len(combos))
-        start, rows, best, curve = time.perf_counter(), [], None, []
-        for values in combos[:limit]:
-            if time.perf_counter() - start > budget:
-                log.warning("%s: the tuning budget ran out after %d of %d grid points", name, len(rows), len(combos))
-                break
-            params = dict(zip(keys, values))
-            result = score_with(name, lambda params=params: build(request.specs[name], plan.task, request.seed, params))
-            rows.append({**params, f"cv_{metric}": result.mean, "train": result.train_mean, "seconds": result.fit_seconds})
-            if best is None or result.mean > best[0].mean:
-                best = (result, params)
-            curve.append(best[0].mean)
-        if best is None:
-            return None
-        better = best[0] if best[0].mean > untuned.mean else None
-        kept = (f"tuned: {best[1]}" if better is not None else "untuned: the grid's best did not beat the defaults")
-        phase = {"phase": "coarse", "best_params": best[1], "best_value": best[0].mean, "curve": curve,
-                 "trials_finished": len(rows), "trials_pruned": 0, "seconds": round(time.perf_counter() - start, 2),
-                 "regularised": False}
-        report = {"untuned_cv": untuned.mean, "tuned_cv": best[0].mean, "phases": [phase], "kept": kept}
-        return report, {"coarse": pd.DataFrame(rows)}, better, best[1] if better is not None else None
+
+        def make(params):
+            return lambda: build(spec, plan.task, request.seed, params)
+
+        def evaluate(params, report):  # every fold is scored: no intermediate value to prune on
+            result = score_with(name, make(params))
+            return result.mean, result.std, gap(metric, result.train_mean, result.mean)
+
+        # A ranker's train score (its lists scored against the training positives it learned) is not comparable with
+        # the validation one, so the tuner is not steered towards regularisation by their gap.
+        found = tune(request.tuning, name=name, search=dict(spec.search), accepted_params=set(spec.params),
+                     evaluate=evaluate, metric=metric, deadline=time.perf_counter() + budget,
+                     gap_limit=float("inf"), seed=request.seed)
+        report = {"untuned_cv": untuned.mean, "phases": [p.summary() for p in found.phases],
+                  "best_params": found.best_params, "best_trial_cv": found.best_value}
+        if found.best_value is None:
+            report.update(tuned_cv=None, kept="untuned: no trial finished")
+            return report, found.trial_tables, None, None
+        tuned = score_with(name, make(found.best_params))
+        report["tuned_cv"] = tuned.mean
+        sign = 1 if METRICS[metric].greater_is_better else -1
+        if sign * tuned.mean <= sign * untuned.mean:
+            report["kept"] = "untuned: the tuned configuration did not score higher on the same folds"
+            return report, found.trial_tables, None, None
+        report["kept"] = "tuned"
+        return report, found.trial_tables, tuned, found.best_params
 
     def evaluate(self, model, train, test, split_info, plan: Plan, trained, cv: dict, seed: int, read_back) -> Evaluation:
         from specweave_ml.recommendations import metrics as rm
