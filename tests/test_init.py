@@ -6,6 +6,7 @@ Hydra's search path, so ``problem=<name>`` composes it like a shipped brief and 
 
 import dataclasses
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,8 @@ from specweave_ml.errors import ConfigError, DataError
 from specweave_ml.schema import DataSchema, ProblemSchema
 
 N = 200
+# stage=init numbers a new brief one past the shipped briefs' highest increment (the temp root has none of its own)
+NEXT = next_increment([Path(__file__).resolve().parent.parent / "conf" / "problem"], Path("/nonexistent"))
 
 
 def frame_with(**columns) -> pd.DataFrame:
@@ -236,7 +239,7 @@ def test_init_writes_a_brief_that_composes_and_plans_like_the_shipped_one(cli, t
     assert result.returncode == 0, result.stderr
     written = tmp_path / "conf" / "problem" / f"{name}.yaml"
     assert written.exists() and f"problem={name}" in result.stderr
-    assert re.search(rf"^increment: 0005-{name.replace('_', '-')} ", written.read_text(), re.MULTILINE)
+    assert re.search(rf"^increment: {NEXT:04d}-{name.replace('_', '-')} ", written.read_text(), re.MULTILINE)
     replanned = cli(f"problem={name}", "stage=plan")  # composes from <paths.root>/conf like a shipped brief
     assert replanned.returncode == 0, replanned.stderr
     assert replanned.stdout == result.stdout, "stage=init prints the plan that stage=plan prints"
@@ -255,10 +258,10 @@ def test_the_fraud_brief_carries_its_evidence_and_passes_the_data_checks(cli, tm
     assert f"  source: {fraud_head}\n" in text
     prepared = cli("problem=fraud_head", "stage=prepare")
     assert prepared.returncode == 0, prepared.stderr
-    assert (tmp_path / "increments" / "0005-fraud-head" / "data" / "split.json").exists()
+    assert (tmp_path / "increments" / f"{NEXT:04d}-fraud-head" / "data" / "split.json").exists()
     second = cli("stage=init", f"data={fraud_head}", "target=Class", "name=fraud_again")
     assert second.returncode == 0, second.stderr
-    assert "Plan for increment 0006-fraud-again" in second.stdout  # past the brief and the increment folder
+    assert f"Plan for increment {NEXT + 1:04d}-fraud-again" in second.stdout  # past the brief and the increment folder
 
 
 def assert_one_clean_error(result, key: str):
