@@ -114,10 +114,16 @@ def test_a_run_killed_while_landing_is_finished_by_the_next_not_thrown_away(incr
 
 # --- a real run, killed ------------------------------------------------------------------------------------
 
+def _default_sigint() -> None:
+    # As in a terminal: a suite started in the background (`make test &`) passes SIGINT on as ignored, and Python
+    # then never turns Ctrl-C into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(root: Path, *args: str, **popen) -> subprocess.Popen:
     env = {**os.environ, "SPECWEAVE_ROOT": str(root), "OMP_WAIT_POLICY": "PASSIVE"}
     return subprocess.Popen([sys.executable, "-m", "specweave_ml", "problem=breast_cancer", *args], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **popen)
 
 
 def _wait_for(condition, process: subprocess.Popen, timeout: float = 120.0) -> None:
