@@ -39,6 +39,10 @@ def describe_compose_error(err: BaseException) -> str:
     if missing and (CONF / missing.group(1)).is_dir():
         group, name = missing.groups()
         return f"{group}: no option '{name}' in conf/{group}/. Fix: use one of {', '.join(_options(group))}"
+    if first.startswith("Additional config directory") and "not found" in first:
+        folder = first.split("'")[1] if first.count("'") >= 2 else "increments/<id>"
+        return (f"--config-dir {folder}: no such folder (dvc.yaml's stages read increments/<id>/params.yaml). "
+                "Fix: register the increment with `python -m specweave_ml stage=params problem=<brief>`")
     if "Could not load 'params'" in first or "Could not find 'params'" in first:
         return ("params.yaml: not found (--config-name from_params reads the increment's own, named with "
                 "--config-dir increments/<id>). Fix: run `python -m specweave_ml stage=params problem=<brief>` first")

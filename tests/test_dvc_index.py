@@ -156,3 +156,12 @@ def test_every_shipped_brief_is_registered_and_its_params_file_is_up_to_date(bri
     on_disk = (REPO / "increments" / increment / "params.yaml").read_text()
     assert on_disk == dvc_index.params_text(cfg, increment), \
         f"increments/{increment}/params.yaml is stale: run python -m specweave_ml stage=params problem={brief}"
+
+
+def test_a_stage_of_an_unregistered_increment_says_how_to_register_it():
+    from hydra.errors import MissingConfigException
+
+    from specweave_ml.config_errors import describe_compose_error
+
+    message = describe_compose_error(MissingConfigException("Additional config directory '/x/increments/9999-none' not found"))
+    assert message.startswith("--config-dir /x/increments/9999-none: no such folder") and "stage=params" in message
