@@ -17,7 +17,7 @@ relative to the validation value for error metrics (an RMSE has the units of the
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Mapping, Optional
 
 from specweave_ml.metrics import METRICS
 
@@ -124,12 +124,15 @@ def gap(metric: str, train: float, val: float) -> float:
     return (val - train) / abs(val) if val else 0.0
 
 
-def overfit_gate(metric: str, train: float, val: float, limit: float) -> GateResult:
+def overfit_gate(metric: str, train: float, val: float, limit: float, regularise: Optional[Mapping[str, str]] = None) -> GateResult:
+    """``regularise``: the model's settings and the direction that regularises each (its ``search.regularise`` in
+    conf/model/), which the advice names; without them the advice stays general."""
     g = gap(metric, train, val)
     passed = g <= limit
     detail = f"{metric} train {train:.4f} vs validation {val:.4f}: gap {g:.4f} (limit {limit})"
-    advice = "" if passed else ("overfitting: regularise (shallower trees, larger min_child_weight / min_samples_leaf, "
-                                "stronger L2, subsampling) or add data")
+    how = (", ".join(f"{'lower' if d == 'down' else 'raise'} {name}" for name, d in regularise.items()) if regularise
+           else "a simpler model, a stronger penalty, fewer features")
+    advice = "" if passed else f"overfitting: regularise ({how}) or add data"
     return GateResult("train_val_gap", passed, False, g, limit, detail, advice)
 
 

@@ -121,6 +121,15 @@ def test_overfit_gap_of_a_bounded_score_is_absolute():
     assert overfit_gate("roc_auc", 0.92, 0.87, 0.1).passed
 
 
+def test_the_overfitting_advice_names_the_settings_that_regularise_the_model():
+    linear = overfit_gate("accuracy", 0.98, 0.77, 0.1, {"C": "down"})
+    assert linear.advice == "overfitting: regularise (lower C) or add data"
+    trees = overfit_gate("roc_auc", 1.0, 0.8, 0.1, {"max_depth": "down", "min_child_weight": "up"})
+    assert "lower max_depth, raise min_child_weight" in trees.advice and "C" not in trees.advice
+    assert "trees" not in overfit_gate("mape", 0.01, 0.2, 0.1).advice  # a model without settings: general advice
+    assert overfit_gate("accuracy", 0.80, 0.77, 0.1, {"C": "down"}).advice == ""  # no gap, no advice
+
+
 def test_overfit_gap_of_an_error_metric_is_relative_to_validation():
     # Training error half the validation error: a 50% gap.
     assert gap("rmse", 5.0, 10.0) == pytest.approx(0.5)

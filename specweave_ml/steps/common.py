@@ -66,3 +66,11 @@ def progress(ctx: Context, total: int, desc: str):
         yield bar
     finally:
         bar.close()
+
+
+def regularise_of(ctx: Context, name: str) -> dict | None:
+    """The settings that regularise model ``name`` and their direction (``search.regularise`` of conf/model/<name>.yaml),
+    or None for a model without them (a baseline, a forecaster)."""
+    spec = ctx.models.get(name)
+    found = (spec.search or {}).get("regularise") if spec is not None else None
+    return dict(found) if found else None

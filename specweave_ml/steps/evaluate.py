@@ -14,14 +14,14 @@ from specweave_ml.gates import baseline_gate, cv_spread_gate, holdout_resolution
 from specweave_ml.metrics import METRICS
 from specweave_ml.packaging import load_model
 from specweave_ml.results import Evaluated, Trained
-from specweave_ml.steps.common import load_split, planned, split_info
+from specweave_ml.steps.common import load_split, planned, regularise_of, split_info
 from specweave_ml.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
 
 def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: list, intervals: dict | None = None,
-            rows_test: int | None = None) -> dict:
+            rows_test: int | None = None, regularise: dict | None = None) -> dict:
     """The gates on the holdout and CV numbers, and whether the increment is ready (with every reason if not).
 
     With the bootstrap ``intervals`` of the primary metric, a holdout too small to tell the model from the best
@@ -38,7 +38,7 @@ def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: lis
     gates = [
         baseline_gate(metric, holdout[metric], best_name, best_score, g.baseline_margin, paired),
         cv_spread_gate(metric, chosen_cv["folds"], g.cv_std),
-        overfit_gate(metric, chosen_cv["train_mean"], chosen_cv["mean"], g.train_val_gap),
+        overfit_gate(metric, chosen_cv["train_mean"], chosen_cv["mean"], g.train_val_gap, regularise),
     ]
     reasons = [f"{x.name} failed: {x.detail}" for x in gates if x.blocking and not x.passed]
     reasons += [f"{f.kind}: {f.message}" for f in findings if f.severity == "severe"]
@@ -64,7 +64,8 @@ def run(ctx: Context) -> Evaluated:
     ev = family.evaluate(model, train, test, info, plan, trained, cv, ctx.seed, read_back)
     findings = family.findings(plan, train, test, info, read_json(paths.profile), cv, trained, model, ctx.seed)
     chosen_cv = next(c for c in cv["candidates"] if c["name"] == cv["chosen"])
-    judged = verdict(plan, ev.metrics, ev.baselines, chosen_cv, findings, ev.intervals, len(ev.predictions))
+    judged = verdict(plan, ev.metrics, ev.baselines, chosen_cv, findings, ev.intervals, len(ev.predictions),
+                     regularise_of(ctx, cv["chosen"]))
     metric, best = plan.primary_metric, judged["best_baseline"]["score"]
     note = f"holdout {metric} {ev.metrics[metric]:.4f} vs best baseline {best:.4f}"
     result = Evaluated(

@@ -33,5 +33,5 @@ def run(ctx: Context) -> Explanation:
                                                       artifacts=sorted(paths.shap.iterdir()), artifact_dir="shap")
     state.save(paths, meta)
     docs.write_all(paths, plan, ctx.problem)
-    log.info("explained %s (%s %s): top features %s", plan.increment, summary["explainer"], family.notes["explanations"], top)
+    log.info("explained %s with %s: top features %s", plan.increment, summary["explainer"], top)
     return result

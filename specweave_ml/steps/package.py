@@ -43,5 +43,5 @@ def run(ctx: Context) -> Packaged:
     state.record(paths, meta, result, status="packaged" if meta.get("status") == "evaluated" else None)
     state.save(paths, meta)
     docs.write_all(paths, plan, ctx.problem)
-    log.info("packaged %s: %s (%s SHAP on the server)", plan.increment, where, explainer)
+    log.info("packaged %s: %s (the server explains with: %s)", plan.increment, where, explainer)
     return result
