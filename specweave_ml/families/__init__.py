@@ -11,7 +11,7 @@ from typing import Optional
 
 from specweave_ml.families.base import Family
 
-MODULES: tuple[str, ...] = ("tabular", "forecasting", "recommendations")
+MODULES: tuple[str, ...] = ("tabular", "forecasting", "recommendations", "text", "image")
 
 
 def all_families() -> list[Family]:

@@ -56,6 +56,7 @@ class FitRequest:
     class_weighting: str
     tuning: Any = None  # training.tuning.TuningSettings, or None for default hyperparameters
     on_fold: Callable[[], None] = lambda: None
+    cache_dir: Optional[Path] = None  # increments/<id>/cache: derived data a family may reuse across runs (text embeddings)
 
 
 @dataclass
@@ -126,6 +127,10 @@ class Family(Protocol):
     # batch predictions, drift, A/B tests and serving
     notes: dict  # one-line descriptions for tasks.md: "features" (how features are built), "explanations";
     # "endpoints": what stage=serve says the app answers
+
+    def read_input(self, path: Path, model) -> pd.DataFrame:
+        """``stage=predict``'s ``input=`` as a frame: a CSV or Parquet file (``data.inputs.read_input``), or what else
+        the family reads (a folder of images)."""
 
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         """A user's input (``stage=predict``, ``stage=monitor``) checked against what the packaged model takes."""

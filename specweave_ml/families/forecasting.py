@@ -312,6 +312,11 @@ class ForecastingFamily:
         return explain_forecaster(model.forecaster_, model.history_, settings, out_dir)
 
     # -- predictions, A/B tests, serving ------------------------------------------------------------------
+    def read_input(self, path: Path, model) -> pd.DataFrame:
+        from specweave_ml.data.inputs import read_input
+
+        return read_input(path)
+
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         """A user's future rows: the time column must be there and hold dates (the model checks the rest)."""
         from specweave_ml.errors import DataError

@@ -440,6 +440,11 @@ class RecommendationsFamily:
                 "files": ["recommendations.json", "recommendations.md"], "users": [str(u) for u in chosen], "examples": examples}
 
     # -- predictions, A/B tests, serving ------------------------------------------------------------------
+    def read_input(self, path: Path, model) -> pd.DataFrame:
+        from specweave_ml.data.inputs import read_input
+
+        return read_input(path)
+
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         from specweave_ml.errors import DataError
         from specweave_ml.packaging import signature_columns

@@ -195,6 +195,11 @@ class TabularFamily:
         return summary
 
     # -- predictions, A/B tests, serving ------------------------------------------------------------------
+    def read_input(self, path: Path, model) -> pd.DataFrame:
+        from specweave_ml.data.inputs import read_input
+
+        return read_input(path)
+
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         """A user's rows checked against the packaged model's signature (one message naming any bad column)."""
         from specweave_ml.data.inputs import conform

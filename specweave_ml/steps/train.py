@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from typing import Callable, Optional
 
 from specweave_ml import docs, state
 from specweave_ml.context import Context
@@ -13,7 +14,7 @@ from specweave_ml.gates import cv_spread_gate, overfit_gate
 from specweave_ml.models.registry import entry, params_for
 from specweave_ml.packaging import save_model
 from specweave_ml.results import Packaged, Trained
-from specweave_ml.steps.common import load_split, planned, progress, split_info
+from specweave_ml.steps.common import load_split, planned, progress, regularise_of, split_info
 from specweave_ml.tracking import Tracker, git_commit
 from specweave_ml.training.train import TuningSettings
 
@@ -66,13 +67,14 @@ def write_tuning(paths, result, metric: str) -> list:
     return written
 
 
-def cv_report(plan, result) -> dict:
-    """``reports/cv.json``: every baseline's and candidate's fold scores, with the spread and overfitting checks."""
+def cv_report(plan, result, regularise: Callable[[str], Optional[dict]] = lambda name: None) -> dict:
+    """``reports/cv.json``: every baseline's and candidate's fold scores, with the spread and overfitting checks
+    (``regularise(name)``: the settings that regularise the model, which the overfitting advice names)."""
     metric, g = plan.primary_metric, plan.gates
     report = {"metric": metric, "cv_strategy": plan.split.cv_strategy, "cv_folds": plan.split.cv_folds,
               "chosen": result.chosen, "baselines": [r.summary() for r in result.baselines], "candidates": []}
     for r in result.candidates:
-        flags = [cv_spread_gate(metric, r.val_scores, g.cv_std), overfit_gate(metric, r.train_mean, r.mean, g.train_val_gap)]
+        flags = [cv_spread_gate(metric, r.val_scores, g.cv_std), overfit_gate(metric, r.train_mean, r.mean, g.train_val_gap, regularise(r.name))]
         report["candidates"].append({**r.summary(), "checks": [f.to_dict() for f in flags]})
         for f in flags:
             if not f.passed:
@@ -156,14 +158,14 @@ def run(ctx: Context) -> Trained:
     n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
     with progress(ctx, n_fits, f"{plan.increment} CV") as bar:
         result = family.fit(FitRequest(plan, ctx.models, frame, info, ctx.problem, ctx.seed, ctx.selection.class_weighting.value,
-                                       tuning_settings(ctx), on_fold=lambda: bar.update(1)))
+                                       tuning_settings(ctx), on_fold=lambda: bar.update(1), cache_dir=paths.final / "cache"))
     metric = plan.primary_metric
     meta = state.load(paths)
     keep_previous(paths, meta)
     requirements = entry(result.chosen).pip_requirements
     digest = save_model(result.model, paths.model, family.example_input(frame, info), requirements)
     tuning_files = write_tuning(paths, result, metric)
-    write_json(paths.cv, cv_report(plan, result))
+    write_json(paths.cv, cv_report(plan, result, lambda name: regularise_of(ctx, name)))
     chosen = next(r for r in result.candidates if r.name == result.chosen)
     trained = Trained(
         chosen=result.chosen, metric=metric, cv_mean=chosen.mean, cv_std=chosen.std, threshold=result.threshold,
