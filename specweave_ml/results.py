@@ -101,6 +101,7 @@ class Trained(StageResult):
     metric: str = ""
     cv_mean: float = 0.0
     cv_std: float = 0.0
+    candidates: dict = field(default_factory=dict)  # every candidate's CV {"mean", "std"}, simple before complex
     threshold: Optional[float] = None
     threshold_rule: str = ""
     class_weighting: str = "none"

@@ -168,7 +168,8 @@ def run(ctx: Context) -> Trained:
     write_json(paths.cv, cv_report(plan, result, lambda name: regularise_of(ctx, name)))
     chosen = next(r for r in result.candidates if r.name == result.chosen)
     trained = Trained(
-        chosen=result.chosen, metric=metric, cv_mean=chosen.mean, cv_std=chosen.std, threshold=result.threshold,
+        chosen=result.chosen, metric=metric, cv_mean=chosen.mean, cv_std=chosen.std,
+        candidates={r.name: {"mean": r.mean, "std": r.std} for r in result.candidates}, threshold=result.threshold,
         threshold_rule=result.threshold_rule, class_weighting=result.weighting, classes=result.classes,
         params={k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
         tuning=result.tuning, tracking=track(ctx, plan, result, info, meta, tuning_files),
