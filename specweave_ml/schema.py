@@ -152,12 +152,15 @@ class ImageSchema:
     max_value: float = 255.0  # the brightest pixel value (255 for 8-bit images, 16 for scikit-learn's digits)
 
 
+DEFAULT_MAX_CHARS = 5000  # the longest text a text model takes unless problem.text.max_chars says otherwise
+
+
 @dataclass
 class TextSchema:
     """``modality: text`` only: which column holds the texts, and how long a text the model takes."""
 
     column: Optional[str] = None  # the column of raw texts (required for a text brief)
-    max_chars: int = 5000  # longer texts are refused by the server and stage=predict (the encoder reads 256 tokens)
+    max_chars: int = DEFAULT_MAX_CHARS  # longer texts are refused by the server and stage=predict (the encoder reads 256 tokens)
     explain_samples: int = 3  # holdout texts explained token by token with SHAP (the encoder model)
     explain_max_evals: int = 200  # SHAP model evaluations per explained text (bounds the time: seconds each)
 

@@ -106,6 +106,18 @@ def _ranking(problem) -> None:
                           "time column is declared", "set problem.data.time_column=<column>, or split=per_user_random")
 
 
+def _text(problem) -> None:
+    """A text brief's ``problem.text`` limits: each a positive whole number (0 would refuse every text)."""
+    if str(problem.get("modality", "")) not in ("text", "Modality.text"):
+        return
+    t = problem.text
+    for key, fix in (("max_chars", "the longest text the model takes, e.g. 5000"),
+                     ("explain_samples", "the holdout texts explained token by token, e.g. 3"),
+                     ("explain_max_evals", "SHAP evaluations per explained text, e.g. 200")):
+        _require(f"problem.text.{key}", t[key] is not None and t[key] >= 1, "at least 1", t[key],
+                 f"set problem.text.{key} to {fix}")
+
+
 def validate_settings(cfg) -> None:
     """Raise ``ConfigError`` naming the first serving, tracking, tuning or explain key (or the seed) that makes no sense."""
     _require("seed", 0 <= cfg.seed <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}", cfg.seed)  # numpy's range
@@ -116,3 +128,4 @@ def validate_settings(cfg) -> None:
     if cfg.get("problem") is not None:
         _forecast(cfg.problem)
         _ranking(cfg.problem)
+        _text(cfg.problem)

@@ -135,6 +135,9 @@ class Family(Protocol):
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         """A user's input (``stage=predict``, ``stage=monitor``) checked against what the packaged model takes."""
 
+    def check_monitoring(self) -> None:
+        """Raise ``NotTrainableYet`` before ``stage=monitor`` reads anything where this family's drift report is not built."""
+
     def reference(self, paths, model, example: pd.DataFrame, model_meta: dict, cfg, seed: int) -> str:
         """Write the drift reference profile of a packaged model; return the explainer kind the server uses."""
 
@@ -147,8 +150,9 @@ class Family(Protocol):
     def online_metric(self, predictions: pd.DataFrame, task: str, classes) -> Any:
         """The metric an A/B test of this model watches (``serving.abtest.Metric``)."""
 
-    def requests(self, holdout: pd.DataFrame, columns: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
-        """The endpoint a load test drives and up to ``n`` request bodies built from the holdout."""
+    def requests(self, holdout: pd.DataFrame, columns: dict, split_info: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
+        """The endpoint a load test drives and up to ``n`` request bodies built from the holdout (``split_info``: what
+        ``stage=prepare`` recorded, such as the text length or the image size the server takes)."""
 
     def app(self, champion, config, challenger=None) -> Any:
         """The ASGI app that serves a packaged model of this family."""

@@ -317,6 +317,9 @@ class ForecastingFamily:
 
         return read_input(path)
 
+    def check_monitoring(self) -> None:
+        """``stage=monitor`` is built for this family (see ``Family.check_monitoring``)."""
+
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         """A user's future rows: the time column must be there and hold dates (the model checks the rest)."""
         from specweave_ml.errors import DataError
@@ -382,7 +385,7 @@ class ForecastingFamily:
         return Metric("mean absolute error", "mean |actual - forecast| per forecast point, once the actuals arrive",
                       "forecast point", 1.0, float(errors.mean()), "mean", sigma=float(errors.std(ddof=1)), lower_is_better=True)
 
-    def requests(self, holdout: pd.DataFrame, columns: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
+    def requests(self, holdout: pd.DataFrame, columns: dict, split_info: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
         """Load-test requests to ``/forecast``: 1 to ``horizon`` steps ahead (with the holdout's exogenous values
         standing in for the future ones)."""
         rng = np.random.default_rng(seed)

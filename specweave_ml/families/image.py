@@ -72,6 +72,14 @@ class ImageFamily(TabularFamily):
         self._shape(list(frame.columns), problem)
         return super().facts(frame, problem, cv_folds)
 
+    def prepare(self, frame: pd.DataFrame, checked: Checked, plan, problem: ProblemSchema, seed: int):
+        """The tabular split; the image size rides along in the split info, so the load test builds PNGs at the
+        model's real size."""
+        prepared = super().prepare(frame, checked, plan, problem, seed)
+        _, shape = self._shape(checked.features, problem)
+        prepared.split_info["image"] = shape.as_dict()
+        return prepared
+
     # -- training -----------------------------------------------------------------------------------------
     def fit(self, request: FitRequest):
         from specweave_ml.models.registry import build
@@ -113,7 +121,7 @@ class ImageFamily(TabularFamily):
         y_true = test[target].to_numpy()
         y_pred = np.asarray(model.predict(test[features]))
         return explain_cnn(estimator, train[features].to_numpy(float), test[features].to_numpy(float), y_true, y_pred,
-                           features, settings, seed, out_dir)
+                           features, settings, seed, out_dir, classes=np.asarray(model.classes_))
 
     # -- predictions, serving -----------------------------------------------------------------------------
     def read_input(self, path: Path, model) -> pd.DataFrame:
@@ -141,28 +149,33 @@ class ImageFamily(TabularFamily):
         write_json(paths.reference_profile, profile)
         return profile["model"]["explainer"]
 
-    def requests(self, holdout: pd.DataFrame, columns: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
-        """Load-test requests: holdout images, half as base64 PNGs and half as pixel arrays, to ``/predict``."""
+    def requests(self, holdout: pd.DataFrame, columns: dict, split_info: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
+        """Load-test requests: holdout images to ``/predict``, half as base64 PNGs and half as pixel arrays, at the
+        image size ``stage=prepare`` recorded in the split info; a split without it (prepared before) gets flat
+        pixel lists only, which the server takes at any size, rather than a guessed shape."""
         import base64
 
         from specweave_ml.vision.images import Shape, encode_png
 
         rows = holdout[list(columns)].sample(n=min(n, len(holdout)), random_state=seed).to_numpy(float)
-        side = int(round(len(columns) ** 0.5))
-        shape = Shape(side, side, 1, float(max(rows.max(initial=1.0), 1.0)))
+        sizes = split_info.get("image")
+        shape = Shape(int(sizes["height"]), int(sizes["width"]), int(sizes["channels"]), float(sizes["max_value"])) \
+            if sizes and int(sizes["height"]) * int(sizes["width"]) * int(sizes["channels"]) == len(columns) else None
         bodies = []
         for i, row in enumerate(rows):
-            if i % 2 == 0 and side * side == len(columns):
+            if shape is None:
+                bodies.append(json.dumps({"pixels": row.tolist()}).encode())
+            elif i % 2 == 0:
                 bodies.append(json.dumps({"png": base64.b64encode(encode_png(row, shape)).decode()}).encode())
             else:
-                bodies.append(json.dumps({"pixels": row.reshape(side, -1).tolist() if side * side == len(columns)
-                                          else row.tolist()}).encode())
+                bodies.append(json.dumps({"pixels": row.reshape(shape.height, shape.width, shape.channels)
+                                          .squeeze(-1 if shape.channels == 1 else ()).tolist()}).encode())
         return "/predict", bodies
 
     def app(self, champion, config, challenger=None):
         from specweave_ml.serving.image_app import create_image_app
 
-        return create_image_app(champion, config)
+        return create_image_app(champion, config, challenger)  # a challenger is refused there (no A/B for images yet)
 
 
 def _with_params(spec, extra: dict):

@@ -445,6 +445,13 @@ class RecommendationsFamily:
 
         return read_input(path)
 
+    def check_monitoring(self) -> None:
+        """Drift monitoring of a recommender is not built: refused before ``stage=monitor`` reads anything."""
+        from specweave_ml.errors import NotTrainableYet
+
+        raise NotTrainableYet("stage", "drift monitoring of a recommender (stage=monitor) is not built yet",
+                              "watch the server's /metrics (recommend_fallbacks_total counts unknown users) meanwhile")
+
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         from specweave_ml.errors import DataError
         from specweave_ml.packaging import signature_columns
@@ -487,7 +494,7 @@ class RecommendationsFamily:
         return Metric(f"hit rate@{k}", f"share of recommendation lists with at least one item the user then takes (top {k})",
                       "recommendation list", 1.0, float(hit.mean()), "proportion")
 
-    def requests(self, holdout: pd.DataFrame, columns: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
+    def requests(self, holdout: pd.DataFrame, columns: dict, split_info: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
         """Load-test requests to ``/recommend``: held-out users (one in twenty unknown, to exercise the fallback)."""
         rng = np.random.default_rng(seed)
         users = holdout["user"].drop_duplicates().tolist()

@@ -200,6 +200,9 @@ class TabularFamily:
 
         return read_input(path)
 
+    def check_monitoring(self) -> None:
+        """``stage=monitor`` is built for this family (see ``Family.check_monitoring``)."""
+
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         """A user's rows checked against the packaged model's signature (one message naming any bad column)."""
         from specweave_ml.data.inputs import conform
@@ -246,7 +249,7 @@ class TabularFamily:
         return Metric("mean absolute error", "mean |actual - predicted| per request, once actuals arrive", "request", 1.0,
                       float(errors.mean()), "mean", sigma=float(errors.std(ddof=1)), lower_is_better=True)
 
-    def requests(self, holdout: pd.DataFrame, columns: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
+    def requests(self, holdout: pd.DataFrame, columns: dict, split_info: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
         """Load-test requests: complete rows of the holdout, as a client would send them to ``/predict``."""
         import json
 

@@ -22,9 +22,7 @@ import pandas as pd
 from specweave_ml.families.base import Checked, FitRequest, Prepared
 from specweave_ml.families.tabular import CLASSIFICATION, TabularFamily
 from specweave_ml.plan import Plan
-from specweave_ml.schema import ProblemSchema
-
-DEFAULT_MAX_CHARS = 5000
+from specweave_ml.schema import DEFAULT_MAX_CHARS, ProblemSchema
 
 
 class TextFamily(TabularFamily):
@@ -140,8 +138,9 @@ class TextFamily(TabularFamily):
             from specweave_ml.text import encoder
 
             tokenizer = encoder.load().tokenizer
+        decided = model.predict(pd.DataFrame({column: samples}))  # a two-class model's labels use its tuned threshold
         local = tx.token_shap(lambda texts: model.predict_proba(pd.DataFrame({column: texts})), model.classes_, samples,
-                              tokenizer, int(split_info.get("explain_max_evals", 200)), seed, out_dir)
+                              tokenizer, int(split_info.get("explain_max_evals", 200)), seed, out_dir, predicted=decided)
         (out_dir / "tokens.json").write_text(json.dumps(local, indent=2) + "\n")
         examples = [{"title": f"'{e['text'][:80]}' -> {e['predicted']} ({e['probability']:.2f}), actual "
                               f"{test[target].iloc[int(p)]}",
@@ -164,6 +163,26 @@ class TextFamily(TabularFamily):
         except (OSError, ValueError):
             return {}
 
+    def read_input(self, path: Path, model) -> pd.DataFrame:
+        """A CSV's columns read as strings, so a text "1984" stays a text and "NA", "null" or "None" are texts, not
+        missing (only an empty cell is); a Parquet file as it is."""
+        from specweave_ml.data.inputs import read_input
+
+        if path.suffix.lower() != ".csv" or not path.exists():
+            return read_input(path)
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        except (ValueError, OSError) as err:
+            from specweave_ml.errors import DataError
+
+            raise DataError("input", f"could not read '{path}': {err}", "check the file") from None
+
+    def check_monitoring(self) -> None:
+        from specweave_ml.errors import NotTrainableYet
+
+        raise NotTrainableYet("stage", "drift monitoring of texts (stage=monitor) is not built yet",
+                              "watch the server's /metrics (requests, latency and refused texts) meanwhile")
+
     def conform(self, frame: pd.DataFrame, model_dir: Path) -> pd.DataFrame:
         from specweave_ml.errors import DataError
         from specweave_ml.packaging import signature_columns
@@ -176,7 +195,8 @@ class TextFamily(TabularFamily):
         if frame.empty:
             raise DataError("input", "has no rows", "give at least one text")
         texts = corpus.texts(frame[column], f"input column '{column}'")
-        limit = int(self._settings(model_dir).get("max_chars", DEFAULT_MAX_CHARS))
+        limit = self._settings(model_dir).get("max_chars")
+        limit = DEFAULT_MAX_CHARS if limit is None else int(limit)
         long = texts.str.len() > limit
         if long.any():
             raise DataError(f"input column '{column}'", f"{int(long.sum())} texts are longer than {limit} characters "
@@ -200,16 +220,30 @@ class TextFamily(TabularFamily):
         write_json(paths.reference_profile, profile)
         return "none (explanations are in the report)"
 
-    def requests(self, holdout: pd.DataFrame, columns: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
-        """Load-test requests to ``/predict``: holdout texts as ``{"text": ...}``."""
+    def requests(self, holdout: pd.DataFrame, columns: dict, split_info: dict, n: int, seed: int) -> tuple[str, list[bytes]]:
+        """Load-test requests to ``/predict``: holdout texts as ``{"text": ...}``, only those the server takes (at most
+        ``max_chars`` characters, as ``stage=prepare`` recorded it)."""
+        from specweave_ml.errors import DataError
+
         column = next(iter(columns))
+        limit = split_info.get("max_chars")
+        limit = DEFAULT_MAX_CHARS if limit is None else int(limit)
         texts = holdout[column].dropna().astype(str)
+        texts = texts[(texts.str.len() <= limit) & (texts.str.strip() != "")]
+        if texts.empty:
+            raise DataError("data/test.parquet", f"no holdout text of at most {limit} characters to send",
+                            "raise problem.text.max_chars, or load-test with shorter texts")
         texts = texts.sample(n=min(n, len(texts)), random_state=seed)
         return "/predict", [json.dumps({"text": t}).encode() for t in texts]
 
     def app(self, champion, config, challenger=None):
         from specweave_ml.serving.text_app import create_text_app
 
+        if challenger is not None:
+            from specweave_ml.errors import ConfigError
+
+            raise ConfigError("serving.ab.challenger", "A/B tests are not built yet for text models",
+                              "serve the champion alone: set serving.ab.challenger=null")
         return create_text_app(champion, config)
 
 

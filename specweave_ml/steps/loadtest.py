@@ -17,7 +17,7 @@ from specweave_ml.packaging import signature_columns
 from specweave_ml.serving import loadtest
 from specweave_ml.serving.server import free_port, running_server
 from specweave_ml.serving.settings import server_config
-from specweave_ml.steps.common import load_split, planned, require
+from specweave_ml.steps.common import load_split, planned, require, split_info
 from specweave_ml.tracking import Tracker
 from specweave_ml.units import seconds
 
@@ -29,7 +29,8 @@ def run(ctx: Context) -> LoadTested:
     plan, paths, lt, family = planned(ctx), ctx.paths, ctx.cfg.serving.loadtest, ctx.trainable_family()
     require(paths.model, "train")
     config = server_config(ctx.cfg.serving, paths, port=free_port())
-    endpoint, bodies = family.requests(load_split(ctx, "test"), signature_columns(paths.model), PAYLOAD_ROWS, ctx.seed)
+    endpoint, bodies = family.requests(load_split(ctx, "test"), signature_columns(paths.model), split_info(ctx), PAYLOAD_ROWS,
+                                       ctx.seed)
     budget = float(ctx.problem.constraints.latency_p95_ms)
     log.info("load test of %s: %g requests/s for %s (open loop) against a server on 127.0.0.1", plan.increment, lt.rate,
              seconds(lt.duration_s))

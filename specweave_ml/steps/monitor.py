@@ -25,11 +25,13 @@ def run(ctx: Context) -> dict:
     paths, cfg = ctx.paths, ctx.cfg.serving.drift
     if not ctx.cfg.input:
         raise ConfigError("input", "stage=monitor needs input=<batch file>", "e.g. input=today.csv (CSV or Parquet with the model's columns)")
+    family = ctx.trainable_family()
+    family.check_monitoring()  # before anything is read: a family without a drift report says so
     meta = state.load(paths)
     sha = meta.get("model", {}).get("sha256")
     model = load_model(paths.model, sha)
     profile = read_profile(paths, sha)
-    batch = ctx.trainable_family().conform(read_input(Path(ctx.cfg.input)), paths.model)
+    batch = family.conform(read_input(Path(ctx.cfg.input)), paths.model)
     if batch.empty:
         raise DataError("input", f"'{ctx.cfg.input}' has no rows", "give a batch with at least one row")
     scores = drift.score_columns(model.scores(batch), model.task, profile["classes"])

@@ -28,6 +28,7 @@ NAME = "all-MiniLM-L6-v2"
 DIM = 384
 
 _LOCK = threading.Lock()
+_ENCODING = threading.Lock()  # one encoding at a time: torch's thread count and seed are process-wide
 _MODEL = None
 _ACTIVE: contextvars.ContextVar[Optional["EmbeddingCache"]] = contextvars.ContextVar("embedding_cache", default=None)
 
@@ -42,9 +43,17 @@ def encoder_id() -> str:
     return f"{NAME}-{version()}"
 
 
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which cgroup CPU sets narrow), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def threads(requested: Optional[int] = None) -> int:
-    """Torch threads: as requested, else every core of the machine."""
-    return max(1, int(requested or os.cpu_count() or 1))
+    """Torch threads: as requested, else every core this process may use."""
+    return max(1, int(requested or cores()))
 
 
 def load():
@@ -74,10 +83,15 @@ def _encode(texts: list[str], batch_size: int, n_threads: int) -> np.ndarray:
     import torch
 
     model = load()
-    torch.set_num_threads(n_threads)
-    torch.manual_seed(0)
-    with torch.inference_mode():
-        out = model.encode(texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
+    with _ENCODING:  # the thread count is set for this encoding only, and restored
+        before = torch.get_num_threads()
+        torch.set_num_threads(n_threads)
+        try:
+            torch.manual_seed(0)
+            with torch.inference_mode():
+                out = model.encode(texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
+        finally:
+            torch.set_num_threads(before)
     return np.asarray(out, dtype=np.float32).reshape(len(texts), DIM)
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -57,16 +58,17 @@ def ngram_shap(bow, background_texts: list[str], texts: list[str], top: int, out
     fig.savefig(out_dir / "ngrams.png", dpi=80)
     plt.close(fig)
     table = [{"feature": str(names[j]), "mean_abs_shap": float(mean_abs[j])} for j in order]
-    with open(out_dir / "ngrams.csv", "w") as f:
-        f.write("class,ngram,mean_shap\n")
-        for cls, rows in drivers.items():
-            for r in rows:
-                f.write(f"{cls},\"{r['ngram']}\",{r['mean_shap']:.6g}\n")
+    with open(out_dir / "ngrams.csv", "w", newline="") as f:  # csv quotes class names and n-grams with , or "
+        writer = csv.writer(f)
+        writer.writerow(["class", "ngram", "mean_shap"])
+        writer.writerows([cls, r["ngram"], f"{r['mean_shap']:.6g}"] for cls, rows in drivers.items() for r in rows)
     return {"top_features": table, "drivers": drivers, "files": ["ngrams.png", "ngrams.csv"]}
 
 
-def token_shap(predict_proba, classes, texts: list[str], tokenizer, max_evals: int, seed: int, out_dir: Path) -> list[dict]:
-    """Token-level SHAP (Partition explainer, text masker) of ``predict_proba`` on a few texts."""
+def token_shap(predict_proba, classes, texts: list[str], tokenizer, max_evals: int, seed: int, out_dir: Path,
+               predicted=None) -> list[dict]:
+    """Token-level SHAP (Partition explainer, text masker) of ``predict_proba`` on a few texts, towards the class the
+    model decides for each (``predicted``: its labels, a two-class model's with its tuned threshold; else argmax)."""
     import shap
 
     masker = shap.maskers.Text(tokenizer) if tokenizer is not None else shap.maskers.Text(r"\W+")
@@ -76,7 +78,7 @@ def token_shap(predict_proba, classes, texts: list[str], tokenizer, max_evals: i
     plt, out = _plt(), []
     for i, text in enumerate(texts):
         proba = predict_proba([text])[0]
-        k = int(np.argmax(proba))
+        k = int(np.argmax(proba)) if predicted is None else [str(c) for c in classes].index(str(predicted[i]))
         tokens = [str(t) for t in explained[i].data]
         values = np.asarray(explained[i].values)[:, k]
         keep = [j for j in np.argsort(-np.abs(values), kind="stable") if tokens[j].strip()][:12]

@@ -109,7 +109,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return shape
 
     def _threads(self) -> int:
-        return max(1, int(self.threads or os.cpu_count() or 1))
+        return max(1, int(self.threads or _usable_cpus()))
 
     def fit(self, X, y, sample_weight=None):
         import torch
@@ -258,3 +258,11 @@ def _net(shape: Shape, filters: int, dense: int, dropout: float, n_classes: int)
     layers += [nn.Flatten(), nn.Dropout(float(dropout)), nn.Linear(channels * size_h * size_w, int(dense)), nn.ReLU(),
                nn.Dropout(float(dropout)), nn.Linear(int(dense), n_classes)]
     return nn.Sequential(*layers)
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (affinity / cgroup cpusets), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1

@@ -26,8 +26,10 @@ def sample_rows(y_true: np.ndarray, y_pred: np.ndarray, n: int, seed: int) -> np
     return np.sort(np.asarray(picked, dtype=int))
 
 
-def gradient_shap(cnn, background: np.ndarray, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """SHAP values (n, height, width, channels) of each row's predicted class, and the predicted class positions."""
+def gradient_shap(cnn, background: np.ndarray, rows: np.ndarray, seed: int,
+                  positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """SHAP values (n, height, width, channels) of each row's class at ``positions`` (the model's decided classes;
+    the network's argmax when None), and those class positions."""
     import shap
     import torch
 
@@ -36,8 +38,10 @@ def gradient_shap(cnn, background: np.ndarray, rows: np.ndarray, seed: int) -> t
     torch.manual_seed(seed)
     bg = torch.from_numpy(to_array(background, shape))
     x = torch.from_numpy(to_array(rows, shape))
-    with torch.no_grad():
-        predicted = net(x).argmax(1).numpy()
+    if positions is None:
+        with torch.no_grad():
+            positions = net(x).argmax(1).numpy()
+    predicted = np.asarray(positions, dtype=int)
     explainer = shap.GradientExplainer(net, bg, batch_size=50)
     values = explainer.shap_values(x, nsamples=200, rseed=seed)
     values = np.asarray(values)
@@ -49,7 +53,9 @@ def gradient_shap(cnn, background: np.ndarray, rows: np.ndarray, seed: int) -> t
 
 
 def explain_cnn(cnn, train_pixels: np.ndarray, test_pixels: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
-                names: list[str], settings, seed: int, out_dir: Path, n_images: int = 6) -> dict:
+                names: list[str], settings, seed: int, out_dir: Path, n_images: int = 6, classes=None) -> dict:
+    """``y_pred`` are the model's decided labels (a tuned threshold included) and ``classes`` its class order (the
+    CNN's output positions): the misread rows, the labels shown and the class explained all follow them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.png"):
         old.unlink()
@@ -61,9 +67,11 @@ def explain_cnn(cnn, train_pixels: np.ndarray, test_pixels: np.ndarray, y_true: 
     extra = np.setdiff1d(np.arange(len(test_pixels)), shown)
     more = np.sort(rng.choice(extra, size=min(len(extra), max(0, min(int(settings.explain_rows), 60) - len(shown))), replace=False))
     rows = np.concatenate([shown, more])
-    values, predicted = gradient_shap(cnn, background, test_pixels[rows], seed)
+    classes = np.asarray(cnn.classes_ if classes is None else classes)
+    position = {c: i for i, c in enumerate(classes.tolist())}
+    decided = np.asarray([position[c] for c in np.asarray(y_pred)[rows].tolist()], dtype=int)
+    values, predicted = gradient_shap(cnn, background, test_pixels[rows], seed, decided)
     shape: Shape = cnn.shape_
-    classes = cnn.classes_
     importance = np.abs(values).mean(axis=(0, 3)).reshape(-1)  # per pixel position (channels averaged)
     per_column = np.abs(values).mean(axis=0).reshape(-1)
     order = np.argsort(-per_column)

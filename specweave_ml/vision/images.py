@@ -66,6 +66,10 @@ def shape_of(problem, n_pixels: int) -> Shape:
         raise ConfigError("problem.image.max_value", f"must be a positive number, got {im.max_value}",
                           "set the brightest pixel value (255 for 8-bit images)")
     h, w = im.height, im.width
+    for key, value in (("height", h), ("width", w)):
+        if value is not None and int(value) <= 0:
+            raise ConfigError(f"problem.image.{key}", f"must be a positive number of pixels, got {value}",
+                              f"set image.{key} to the images' {key} (or leave height and width null for squares)")
     if h is None and w is None:
         side = int(round((n_pixels / channels) ** 0.5))
         h = w = side
@@ -114,22 +118,80 @@ def model_shape(model) -> Shape:
 
 
 # -- decoding: PNG bytes, files, folders, arrays ----------------------------------------------------------------
-def decode_png(data: bytes, shape: Shape, where: str) -> np.ndarray:
-    """PNG (or any image Pillow reads) bytes -> one flat row of pixels in the model's layout; errors name ``where``."""
+FULL_SCALE = {"1": 1.0, "L": 255.0, "LA": 255.0, "RGB": 255.0, "RGBA": 255.0,
+              "I": 65535.0, "I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0}  # PNG's bit depths
+
+
+def open_image(data: bytes, where: str):
+    """PNG (or any image Pillow reads) bytes -> an image whose header is read but whose pixels are not decoded yet;
+    a header claiming a size past Pillow's decompression-bomb limit is a ``DataError`` too, never decoded."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as err:
+        raise DataError(where, f"claims a size too large to decode ({str(err)[:80]})",
+                        "send an image at the model's size") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise DataError(where, f"is not an image ({type(err).__name__}: {str(err)[:80]})",
                         "send PNG bytes (base64 in JSON), or pixel arrays") from None
-    if image.size != (shape.width, shape.height):
-        raise DataError(where, f"is {image.size[0]}x{image.size[1]} (width x height), the model takes "
-                        f"{shape.width}x{shape.height}", f"resize the image to {shape.width}x{shape.height}")
-    image = image.convert("L" if shape.channels == 1 else "RGB")
-    pixels = np.asarray(image, dtype=np.float64) / 255.0 * shape.max_value
-    return pixels.reshape(-1)
+
+
+def wrong_size(image, shape: Shape, where: str) -> Optional[DataError]:
+    if image.size == (shape.width, shape.height):
+        return None
+    return DataError(where, f"is {image.size[0]}x{image.size[1]} (width x height), the model takes "
+                     f"{shape.width}x{shape.height}", f"resize the image to {shape.width}x{shape.height}")
+
+
+def image_pixels(image, shape: Shape, where: str) -> np.ndarray:
+    """An opened image of the model's size -> one flat row in the model's layout (decoded only now).
+
+    Values are scaled by the image's real bit depth (65535 for a 16-bit PNG, 255 for 8-bit) to 0..max_value. A grey
+    image for an RGB model is repeated into the three channels; a colour image for a grey model is refused unless its
+    channels are equal (a grey picture saved as RGB). Transparency is refused rather than guessed: an opaque alpha
+    channel is dropped, but any transparent pixel is an error, since the right background (black for light-on-dark
+    digits, white for ink on paper) is the training images' and not knowable from the PNG."""
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB")
+    if image.mode not in FULL_SCALE:
+        raise DataError(where, f"has pixel mode {image.mode}", "send a grey, RGB or RGBA PNG (8 or 16 bits)")
+    full = FULL_SCALE[image.mode]
+    try:
+        image.load()
+        a = np.asarray(image, dtype=np.float64)
+    except (OSError, ValueError, SyntaxError) as err:
+        raise DataError(where, f"is not an image ({type(err).__name__}: {str(err)[:80]})",
+                        "send PNG bytes (base64 in JSON), or pixel arrays") from None
+    a = a.reshape(shape.height, shape.width, -1)
+    if image.mode in ("LA", "RGBA"):
+        if (a[..., -1] < full).any():
+            raise DataError(where, f"has transparent pixels (mode {image.mode})",
+                            "flatten it onto the background of the training images (black for light-on-dark digits) "
+                            "and send it without transparency")
+        a = a[..., :-1]
+    if shape.channels == 1 and a.shape[2] == 3:
+        if not ((a[..., 0] == a[..., 1]) & (a[..., 1] == a[..., 2])).all():
+            raise DataError(where, f"is a colour image ({image.mode}), the model takes grey images",
+                            "convert it to greyscale the way the training images were")
+        a = a[..., :1]
+    elif shape.channels == 3 and a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return (a / full * shape.max_value).reshape(-1)
+
+
+def decode_png(data: bytes, shape: Shape, where: str) -> np.ndarray:
+    """PNG (or any image Pillow reads) bytes -> one flat row of pixels in the model's layout; errors name ``where``.
+    The size is compared with the model's from the header, before any pixel is decoded."""
+    image = open_image(data, where)
+    err = wrong_size(image, shape, where)
+    if err is not None:
+        raise err
+    return image_pixels(image, shape, where)
 
 
 def encode_png(row, shape: Shape) -> bytes:
@@ -152,20 +214,19 @@ def read_folder(path: Path, shape: Shape, names: list[str]) -> pd.DataFrame:
     rows, files_read, labels = [], [], []
     for f in files:
         rel = str(f.relative_to(path))
-        try:
-            rows.append(decode_png(f.read_bytes(), shape, f"input file '{rel}'"))
-        except DataError as err:
-            if "is not an image" in err.problem:
-                raise
-            from PIL import Image
-
-            with Image.open(f) as im:
-                sizes.setdefault(im.size, []).append(rel)
-            continue
-        sizes.setdefault((shape.width, shape.height), []).append(rel)
+        image = open_image(f.read_bytes(), f"input file '{rel}'")
+        sizes.setdefault(image.size, []).append(rel)
+        if wrong_size(image, shape, rel) is not None:
+            continue  # every size is gathered first: one message for the whole folder
+        rows.append(image_pixels(image, shape, f"input file '{rel}'"))
         files_read.append(rel)
         labels.append(f.parent.name if f.parent != path else None)
-    if len(sizes) > 1 or (shape.width, shape.height) not in sizes:
+    model_size = (shape.width, shape.height)
+    if len(sizes) == 1 and model_size not in sizes:
+        (w, h), fs = next(iter(sizes.items()))
+        raise DataError("input", f"the images in '{path}' are {w}x{h} ({len(fs)} file(s), e.g. {fs[0]}); the model takes "
+                        f"{shape.width}x{shape.height}", f"resize every image to {shape.width}x{shape.height}")
+    if len(sizes) > 1:
         seen = "; ".join(f"{w}x{h}: {len(fs)} file(s), e.g. {fs[0]}" for (w, h), fs in sorted(sizes.items()))
         raise DataError("input", f"images of mixed sizes in '{path}' ({seen}); the model takes {shape.width}x{shape.height}",
                         f"resize every image to {shape.width}x{shape.height}")

@@ -18,14 +18,18 @@ def digits(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("digits")
 
-    def cli(*args):
-        env = {**os.environ, "SPECWEAVE_ROOT": str(root), "OMP_WAIT_POLICY": "PASSIVE"}
-        return subprocess.run([sys.executable, "-m", "specweave_ml", "problem=digits", *SMALL, *args], cwd=root, env=env,
+    def cli(*args, at=root):
+        env = {**os.environ, "SPECWEAVE_ROOT": str(at), "OMP_WAIT_POLICY": "PASSIVE"}
+        return subprocess.run([sys.executable, "-m", "specweave_ml", "problem=digits", *SMALL, *args], cwd=at, env=env,
                               capture_output=True, text=True, timeout=600)
 
     done = cli()
     assert done.returncode == 0, done.stderr[-3000:]
     return root, root / "increments" / "0013-digits", cli
+
+
+def read_meta(inc):
+    return json.loads((inc / "metadata.json").read_text())
 
 
 def read(inc, name):
@@ -48,12 +52,16 @@ def test_both_candidates_are_cross_validated_and_the_champion_is_the_better_one(
 
 
 @pytest.mark.slow
-def test_the_cnn_is_explained_with_gradient_shap_over_holdout_digits(digits):
-    _, inc, cli = digits
-    done = cli("model=cnn", "stage=explain") if read(inc, "metrics.json")["chosen"] != "cnn" else None
-    if done is not None:  # logistic regression won: its SHAP is linear; train the CNN alone to see its explanation
-        done = cli("model=cnn")
+def test_the_cnn_is_explained_with_gradient_shap_over_holdout_digits(digits, tmp_path):
+    import shutil
+
+    root, inc, cli = digits
+    if read(inc, "metrics.json")["chosen"] != "cnn":  # logistic regression won: its SHAP is linear; train the CNN
+        copy = tmp_path / "copy"                      # alone, in a copy, so the shared increment stays as it was
+        shutil.copytree(root, copy)
+        done = cli("model=cnn", at=copy)
         assert done.returncode == 0, done.stderr[-2000:]
+        inc = copy / inc.relative_to(root)
     shap = read(inc, "shap/summary.json")
     assert shap["explainer"] == "gradient" and shap["rows_explained"] >= 6
     assert (inc / "reports" / "shap" / "gradient_shap_over_holdout_digits.png").stat().st_size > 1000
@@ -77,6 +85,12 @@ def test_predict_scores_a_folder_of_pngs_and_refuses_a_non_image_writing_nothing
     scores = pd.read_csv(root / "scores.csv")
     assert len(scores) == 4 and {"file", "label", "prediction", "proba_0"} <= set(scores.columns)
     assert np.allclose(scores[[f"proba_{k}" for k in range(10)]].sum(axis=1), 1.0)
+    from specweave_ml.packaging import load_model
+
+    model = load_model(inc / "models" / "champion", read_meta(inc)["model"]["sha256"])
+    png_pixels = np.rint(test[pixels].iloc[:4].to_numpy(float) / 16 * 255) / 255 * 16  # what the 8-bit PNGs carry
+    by_file = scores.set_index("file").loc[[f"{int(test['target'].iloc[i])}/d{i}.png" for i in range(4)]]
+    assert list(by_file["prediction"]) == list(model.predict(pd.DataFrame(png_pixels, columns=pixels)))
     first = str(int(test["target"].iloc[0]))
     (folder / first / "junk.png").write_text("this is not a picture")
     done = cli("stage=predict", f"input={folder}", f"output={root / 'bad.csv'}")

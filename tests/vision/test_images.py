@@ -122,3 +122,73 @@ def test_a_npy_array_of_images_reads_as_rows_and_a_wrong_shape_is_refused(tmp_pa
         read_array(tmp_path / "bad.npy", DIGIT, NAMES)
     pd.DataFrame({"a": [1]}).to_csv(tmp_path / "rows.csv", index=False)
     assert read_images(tmp_path / "rows.csv", DIGIT, NAMES) is None  # CSV / Parquet: read as tables
+
+
+def claimed_size(png: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims another size (its CRC fixed, so Pillow believes it); the pixel data stays 8x8."""
+    import struct
+    import zlib
+
+    ihdr = bytearray(png[16:29])  # IHDR data: width, height, depth, colour type, ...
+    ihdr[0:8] = struct.pack(">II", width, height)
+    return png[:16] + bytes(ihdr) + struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr))) + png[33:]
+
+
+def test_a_header_claiming_a_huge_size_is_one_error_and_the_size_is_checked_before_decoding(tmp_path, digits):
+    png = encode_png(digits.iloc[0, :64].to_numpy(float), DIGIT)
+    with pytest.raises(DataError, match="png: claims a size too large to decode"):
+        decode_png(claimed_size(png, 30000, 30000), DIGIT, "png")  # past Pillow's decompression-bomb limit
+    with pytest.raises(DataError, match="png: is 8000x8000 .*the model takes 8x8"):  # not decoded: its data is 8x8
+        decode_png(claimed_size(png, 8000, 8000), DIGIT, "png")
+    write_folder(tmp_path, digits)
+    (tmp_path / "0" / "bomb.png").write_bytes(claimed_size(png, 30000, 30000))
+    with pytest.raises(DataError, match="input file '0/bomb.png': claims a size too large"):
+        read_folder(tmp_path, DIGIT, NAMES)
+
+
+def test_a_folder_all_of_another_size_says_so_rather_than_mixed_sizes(tmp_path, digits):
+    write_folder(tmp_path, digits, sizes={i: Shape(10, 10, 1, 16.0) for i in range(6)})
+    with pytest.raises(DataError) as err:
+        read_folder(tmp_path, DIGIT, NAMES)
+    assert "are 10x10 (6 file(s)" in err.value.problem and "the model takes 8x8" in err.value.problem
+    assert "mixed" not in err.value.problem
+
+
+@pytest.mark.parametrize("key, value", [("height", -8), ("width", -8), ("height", 0)])
+def test_a_height_or_width_that_is_not_positive_is_a_config_error_naming_the_key(key, value):
+    sizes = {"height": 8, "width": 8, key: value}
+    if key == "height" and value < 0:
+        sizes["width"] = -8  # -8 x -8 = 64 pixels: the count alone would not catch it
+    with pytest.raises(ConfigError, match=f"problem.image.{key}: must be a positive number of pixels"):
+        shape_of(brief(**sizes), 64)
+
+
+def _png(array, mode=None) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    (Image.fromarray(array) if mode is None else Image.fromarray(array, mode=mode)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_sixteen_bit_colour_and_transparent_pngs_follow_the_documented_rules(digits):
+    row = digits.iloc[0, :64].to_numpy(float)
+    wide = np.rint(row / 16.0 * 65535).astype(np.uint16).reshape(8, 8)
+    assert np.abs(decode_png(_png(wide), DIGIT, "png") - row).max() < 1e-3  # 16 bits scaled by 65535, not clipped
+    grey = np.rint(row / 16.0 * 255).astype(np.uint8).reshape(8, 8)
+    as_rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    assert np.array_equal(decode_png(_png(as_rgb), DIGIT, "png"), decode_png(_png(grey), DIGIT, "png"))  # grey saved as RGB
+    coloured = as_rgb.copy()
+    coloured[0, 0] = (255, 0, 0)
+    with pytest.raises(DataError, match="png: is a colour image \\(RGB\\), the model takes grey images"):
+        decode_png(_png(coloured), DIGIT, "png")
+    opaque = np.dstack([as_rgb, np.full((8, 8), 255, np.uint8)])
+    assert np.array_equal(decode_png(_png(opaque), DIGIT, "png"), decode_png(_png(grey), DIGIT, "png"))
+    ink_on_clear = opaque.copy()
+    ink_on_clear[..., 3] = np.where(grey > 0, 255, 0)  # strokes on a transparent canvas
+    with pytest.raises(DataError, match="png: has transparent pixels \\(mode RGBA\\)"):
+        decode_png(_png(ink_on_clear), DIGIT, "png")
+    rgb = Shape(8, 8, 3, 16.0)  # a grey PNG for an RGB model: the grey value in each channel
+    assert np.allclose(decode_png(_png(grey), rgb, "png").reshape(8, 8, 3)[..., 2], grey / 255 * 16)
