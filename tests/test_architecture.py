@@ -14,7 +14,7 @@ LAYERS = [
     ("the seam", ["context", "families", "settings_check", "transaction"]),
     ("documents", ["docs", "report"]),
     ("serving and tracking", ["serving", "tracking", "packaging"]),
-    ("learning", ["training", "evaluation", "explain", "antipatterns", "guards", "gates", "resolver", "forecasting",
+    ("learning", ["training", "evaluation", "explain", "antipatterns", "guards", "gates", "resolver", "torchkit", "forecasting",
                   "recommendations", "text", "vision"]),
     ("data and records", ["data", "models", "state", "results", "brief", "brief_writer", "dvc_index"]),
     ("base", ["", "models.registry", "schema", "plan", "metrics", "paths", "fileio", "errors", "units", "config_errors"]),

@@ -14,11 +14,12 @@ import numpy as np
 from torch import nn  # this module is imported only when an LSTM is built or loaded (the `deep` extra)
 
 from specweave_ml.forecasting.models import Forecaster
+from specweave_ml.torchkit import ArrayWeights, EarlyStopping, torch_threads
 
 log = logging.getLogger(__name__)
 
 
-class LSTMForecaster(Forecaster):
+class LSTMForecaster(ArrayWeights, Forecaster):
     def __init__(self, horizon: int = 1, season_length: int = 1, window: Optional[int] = None, hidden_size: int = 32,
                  num_layers: int = 1, learning_rate: float = 0.01, max_epochs: int = 300, patience: int = 30,
                  batch_size: int = 64, random_state: int = 0, threads: int = 1, **_):
@@ -27,24 +28,8 @@ class LSTMForecaster(Forecaster):
         self.max_epochs, self.patience, self.batch_size = max_epochs, patience, batch_size
         self.random_state, self.threads = random_state, threads
 
-    # Saved with its weights as numpy arrays: a pickled torch tensor differs from run to run, the arrays do not,
-    # so the same seed gives the same model bytes (and the same hash for DVC and the registry).
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        if "net_" in state:
-            state["net_"] = {k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        return state
-
-    def __setstate__(self, state):
-        weights = state.get("net_")
-        self.__dict__.update(state)
-        if isinstance(weights, dict):
-            import torch
-
-            net = _Net(self.hidden_size, self.num_layers, self.horizon)
-            net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
-            net.eval()
-            self.net_ = net
+    def _empty_net(self):  # ArrayWeights: the network a saved model's weights are loaded into
+        return _Net(self.hidden_size, self.num_layers, self.horizon)
 
     # the transform: log (a positive series) then first differences, standardised
     def _to(self, y: np.ndarray) -> np.ndarray:
@@ -73,9 +58,7 @@ class LSTMForecaster(Forecaster):
         # early stopping watches the last window of the history: the samples whose targets reach into its last h steps
         n_val = min(h, max(len(Xw) // 5, 1))
         train_X, train_Y, val_X, val_Y = Xw[:-n_val], Yw[:-n_val], Xw[-n_val:], Yw[-n_val:]
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             torch.manual_seed(self.random_state)
             self.net_ = net = _Net(self.hidden_size, self.num_layers, h)
             opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
@@ -83,7 +66,7 @@ class LSTMForecaster(Forecaster):
             tx, ty = torch.tensor(train_X, dtype=torch.float32), torch.tensor(train_Y, dtype=torch.float32)
             vx, vy = torch.tensor(val_X, dtype=torch.float32), torch.tensor(val_Y, dtype=torch.float32)
             generator = torch.Generator().manual_seed(self.random_state)
-            best, best_state, waited, self.epochs_ = np.inf, None, 0, 0
+            stopper, self.epochs_ = EarlyStopping(self.patience), 0
             for epoch in range(self.max_epochs):
                 net.train()
                 order = torch.randperm(len(tx), generator=generator)
@@ -97,19 +80,11 @@ class LSTMForecaster(Forecaster):
                 with torch.no_grad():
                     val = float(loss_fn(net(vx), vy))
                 self.epochs_ = epoch + 1
-                if val < best - 1e-6:
-                    best, waited = val, 0
-                    best_state = {k: v.clone() for k, v in net.state_dict().items()}
-                else:
-                    waited += 1
-                    if waited >= self.patience:
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)
-            self.best_val_loss_ = float(best)
-            log.debug("lstm: %d epochs, best validation loss %.4f (window %d)", self.epochs_, best, L)
-        finally:
-            torch.set_num_threads(threads)
+                if stopper.stop(val, net):
+                    break
+            stopper.restore(net)
+            self.best_val_loss_ = float(stopper.best)
+            log.debug("lstm: %d epochs, best validation loss %.4f (window %d)", self.epochs_, stopper.best, L)
         return self
 
     def _predict_z(self, windows: np.ndarray) -> np.ndarray:

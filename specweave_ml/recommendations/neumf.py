@@ -14,6 +14,8 @@ import logging
 
 import numpy as np
 
+from specweave_ml.torchkit import EarlyStopping
+
 log = logging.getLogger(__name__)
 
 
@@ -81,7 +83,7 @@ class NeuMF:
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.regularization)
         loss_fn = torch.nn.BCEWithLogitsLoss()
         vu, vi, vy = (torch.as_tensor(a) for a in self._samples(rows[aside], cols[aside], X, n_items, rng))
-        best, best_state, waited = np.inf, None, 0
+        stopper = EarlyStopping(self.patience, min_delta=1e-4)
         self.history_ = []
         for epoch in range(self.epochs):
             net.train()
@@ -101,16 +103,10 @@ class NeuMF:
                 val = float(loss_fn(net(vu, vi), vy))
             self.history_.append({"epoch": epoch + 1, "train_loss": total / len(u), "validation_loss": val})
             log.debug("NeuMF epoch %d/%d: train loss %.4f, validation loss %.4f", epoch + 1, self.epochs, total / len(u), val)
-            if val < best - 1e-4:
-                best, waited = val, 0
-                best_state = {k: v.clone() for k, v in net.state_dict().items()}
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        log.info("NeuMF: %d epochs (best validation loss %.4f%s)", len(self.history_), best,
+            if stopper.stop(val, net):
+                break
+        stopper.restore(net)
+        log.info("NeuMF: %d epochs (best validation loss %.4f%s)", len(self.history_), stopper.best,
                  ", stopped early" if len(self.history_) < self.epochs else "")
         net.eval()
         with torch.no_grad():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
-import os
 import threading
 from pathlib import Path
 from typing import Iterator, Optional
@@ -43,17 +42,11 @@ def encoder_id() -> str:
     return f"{NAME}-{version()}"
 
 
-def cores() -> int:
-    """The cores this process may run on (its CPU affinity, which cgroup CPU sets narrow), else the machine's."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
-        return os.cpu_count() or 1
-
-
 def threads(requested: Optional[int] = None) -> int:
     """Torch threads: as requested, else every core this process may use."""
-    return max(1, int(requested or cores()))
+    from specweave_ml.torchkit import usable_cpus
+
+    return max(1, int(requested or usable_cpus()))
 
 
 def load():
@@ -82,16 +75,13 @@ def _key(text: str) -> bytes:
 def _encode(texts: list[str], batch_size: int, n_threads: int) -> np.ndarray:
     import torch
 
+    from specweave_ml.torchkit import torch_threads
+
     model = load()
-    with _ENCODING:  # the thread count is set for this encoding only, and restored
-        before = torch.get_num_threads()
-        torch.set_num_threads(n_threads)
-        try:
-            torch.manual_seed(0)
-            with torch.inference_mode():
-                out = model.encode(texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
-        finally:
-            torch.set_num_threads(before)
+    with _ENCODING, torch_threads(n_threads):  # one encoding at a time: the thread count is the process's
+        torch.manual_seed(0)
+        with torch.inference_mode():
+            out = model.encode(texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
     return np.asarray(out, dtype=np.float32).reshape(len(texts), DIM)
 
 

@@ -15,7 +15,6 @@ It follows the scikit-learn contract (``fit`` / ``predict`` / ``predict_proba``,
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Optional
 
@@ -24,12 +23,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from specweave_ml.torchkit import ArrayWeights, EarlyStopping, torch_threads, usable_cpus
 from specweave_ml.vision.images import Shape, to_array
 
 log = logging.getLogger(__name__)
 
 
-class CNNClassifier(ClassifierMixin, BaseEstimator):
+class CNNClassifier(ArrayWeights, ClassifierMixin, BaseEstimator):
     """A small CNN on rows of pixels.
 
     Parameters
@@ -78,24 +78,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
-    # Saved with its weights as numpy arrays: a pickled tensor differs from run to run, arrays do not, so the same
-    # seed gives the same model bytes (and the same hash for DVC and the registry).
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        if "net_" in state:
-            state["net_"] = {k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        return state
-
-    def __setstate__(self, state):
-        weights = state.get("net_")
-        self.__dict__.update(state)
-        if isinstance(weights, dict):
-            import torch
-
-            net = _net(self.shape_, self.filters, self.dense, self.dropout, len(self.classes_))
-            net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
-            net.eval()
-            self.net_ = net
+    def _empty_net(self):  # ArrayWeights: the network a saved model's weights are loaded into
+        return _net(self.shape_, self.filters, self.dense, self.dropout, len(self.classes_))
 
     def _shape(self, n_features: int) -> Shape:
         channels = int(self.channels)
@@ -109,7 +93,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return shape
 
     def _threads(self) -> int:
-        return max(1, int(self.threads or _usable_cpus()))
+        return max(1, int(self.threads or usable_cpus()))
 
     def fit(self, X, y, sample_weight=None):
         import torch
@@ -122,63 +106,55 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.shape_ = shape = self._shape(X.shape[1])
         images = to_array(X, shape)
         train_idx, val_idx = self._validation_split(codes)
-        threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-        torch.set_num_threads(self._threads())
+        deterministic = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(True)
-        try:
-            torch.manual_seed(self.random_state)
-            generator = torch.Generator().manual_seed(int(self.random_state))
-            self.net_ = net = _net(shape, self.filters, self.dense, self.dropout, len(self.classes_))
-            opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-            loss_fn = nn.CrossEntropyLoss(reduction="none")
-            tx, ty = torch.from_numpy(images[train_idx]), torch.from_numpy(codes[train_idx].astype(np.int64))
-            tw = torch.from_numpy(weights[train_idx].astype(np.float32))
-            vx, vy = torch.from_numpy(images[val_idx]), torch.from_numpy(codes[val_idx].astype(np.int64))
-            best, best_state, waited, self.epochs_, self.history_ = np.inf, None, 0, 0, []
-            for epoch in range(int(self.max_epochs)):
-                start = time.perf_counter()
-                net.train()
-                order = torch.randperm(len(tx), generator=generator)
-                total = 0.0
-                for i in range(0, len(tx), int(self.batch_size)):
-                    idx = order[i:i + int(self.batch_size)]
-                    if len(idx) < 2 and len(tx) > 1:  # batch norm cannot train on one image
-                        continue
-                    batch = _augment(tx[idx], self.shift, self.rotate, generator)
-                    opt.zero_grad()
-                    loss = (loss_fn(net(batch), ty[idx]) * tw[idx]).sum() / tw[idx].sum()
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                record = {"epoch": epoch + 1, "train_loss": total / max(len(tx), 1)}  # no time: the same seed, the same bytes
-                if len(vx):
-                    net.eval()
-                    with torch.no_grad():
-                        logits = net(vx)
-                        record.update(val_loss=float(nn.functional.cross_entropy(logits, vy)),
-                                      val_accuracy=float((logits.argmax(1) == vy).float().mean()))
-                self.history_.append(record)
-                self.epochs_ = epoch + 1
-                if self.verbose:
-                    log.info("cnn epoch %d/%d: train loss %.4f%s (%.1fs)", epoch + 1, self.max_epochs, record["train_loss"],
-                             f", validation loss {record['val_loss']:.4f} accuracy {record['val_accuracy']:.4f}"
-                             if "val_loss" in record else "", time.perf_counter() - start)
-                if "val_loss" not in record:
-                    continue
-                if record["val_loss"] < best - 1e-6:
-                    best, waited = record["val_loss"], 0
-                    best_state = {k: v.clone() for k, v in net.state_dict().items()}
-                else:
-                    waited += 1
-                    if waited >= self.patience:
+        stopper = EarlyStopping(self.patience)
+        with torch_threads(self._threads()):
+            try:
+                torch.manual_seed(self.random_state)
+                generator = torch.Generator().manual_seed(int(self.random_state))
+                self.net_ = net = _net(shape, self.filters, self.dense, self.dropout, len(self.classes_))
+                opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+                loss_fn = nn.CrossEntropyLoss(reduction="none")
+                tx, ty = torch.from_numpy(images[train_idx]), torch.from_numpy(codes[train_idx].astype(np.int64))
+                tw = torch.from_numpy(weights[train_idx].astype(np.float32))
+                vx, vy = torch.from_numpy(images[val_idx]), torch.from_numpy(codes[val_idx].astype(np.int64))
+                self.epochs_, self.history_ = 0, []
+                for epoch in range(int(self.max_epochs)):
+                    start = time.perf_counter()
+                    net.train()
+                    order = torch.randperm(len(tx), generator=generator)
+                    total = 0.0
+                    for i in range(0, len(tx), int(self.batch_size)):
+                        idx = order[i:i + int(self.batch_size)]
+                        if len(idx) < 2 and len(tx) > 1:  # batch norm cannot train on one image
+                            continue
+                        batch = _augment(tx[idx], self.shift, self.rotate, generator)
+                        opt.zero_grad()
+                        loss = (loss_fn(net(batch), ty[idx]) * tw[idx]).sum() / tw[idx].sum()
+                        loss.backward()
+                        opt.step()
+                        total += float(loss.detach()) * len(idx)
+                    record = {"epoch": epoch + 1, "train_loss": total / max(len(tx), 1)}  # no time: the same seed, the same bytes
+                    if len(vx):
+                        net.eval()
+                        with torch.no_grad():
+                            logits = net(vx)
+                            record.update(val_loss=float(nn.functional.cross_entropy(logits, vy)),
+                                          val_accuracy=float((logits.argmax(1) == vy).float().mean()))
+                    self.history_.append(record)
+                    self.epochs_ = epoch + 1
+                    if self.verbose:
+                        log.info("cnn epoch %d/%d: train loss %.4f%s (%.1fs)", epoch + 1, self.max_epochs, record["train_loss"],
+                                 f", validation loss {record['val_loss']:.4f} accuracy {record['val_accuracy']:.4f}"
+                                 if "val_loss" in record else "", time.perf_counter() - start)
+                    if "val_loss" in record and stopper.stop(record["val_loss"], net):
                         break
-            if best_state is not None:
-                net.load_state_dict(best_state)
-            net.eval()
-            self.best_epoch_ = int(np.argmin([r["val_loss"] for r in self.history_]) + 1) if len(vx) else self.epochs_
-        finally:
-            torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic)
+                stopper.restore(net)
+                net.eval()
+                self.best_epoch_ = int(np.argmin([r["val_loss"] for r in self.history_]) + 1) if len(vx) else self.epochs_
+            finally:
+                torch.use_deterministic_algorithms(deterministic)
         return self
 
     def _validation_split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,16 +182,12 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         images = to_array(X, self.shape_)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self._threads())
-        try:
+        with torch_threads(self._threads()):
             self.net_.eval()
             out = []
             with torch.no_grad():
                 for i in range(0, len(images), 512):
                     out.append(torch.softmax(self.logits(images[i:i + 512]), dim=1).numpy().astype(np.float64))
-        finally:
-            torch.set_num_threads(threads)
         return np.vstack(out) if out else np.zeros((0, len(self.classes_)))
 
     def predict(self, X) -> np.ndarray:
@@ -258,11 +230,3 @@ def _net(shape: Shape, filters: int, dense: int, dropout: float, n_classes: int)
     layers += [nn.Flatten(), nn.Dropout(float(dropout)), nn.Linear(channels * size_h * size_w, int(dense)), nn.ReLU(),
                nn.Dropout(float(dropout)), nn.Linear(int(dense), n_classes)]
     return nn.Sequential(*layers)
-
-
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (affinity / cgroup cpusets), not the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1

@@ -27,19 +27,24 @@ def test_load_test_requests_use_the_recorded_image_size_not_a_guess():
     assert all(json.loads(b)["pixels"] == [3.0] * 24 for b in bodies)
 
 
-def test_the_cnn_threads_follow_the_cpus_this_process_may_use(monkeypatch):
+def test_torch_models_use_the_cpus_this_process_may_use_and_put_the_thread_count_back(monkeypatch):
     import os
 
-    from specweave_ml.vision import cnn
+    import torch
+
+    from specweave_ml import torchkit
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert cnn._usable_cpus() == 3
+    assert torchkit.usable_cpus() == 3
     monkeypatch.delattr(os, "sched_getaffinity")
-    assert cnn._usable_cpus() == 64
+    assert torchkit.usable_cpus() == 64
+    before = torch.get_num_threads()
+    with torchkit.torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
 
 
-@pytest.mark.slow
 def test_the_explanation_labels_and_explains_the_models_decided_classes(tmp_path):
     from sklearn.datasets import load_digits
 
