@@ -154,7 +154,7 @@ def render_plan(plan: Plan, record: Record) -> str:
             tuned = "-" if report["tuned_cv"] is None else f"{report['tuned_cv']:.4f}"
             lines.append(f"| {model} | **kept** | | untuned {report['untuned_cv']:.4f}, tuned {tuned} | {report['kept']} | |")
     if record.trained and record.trained.candidates:
-        lines += ["", "## Candidates", "", f"Each candidate's mean CV {record.trained.metric} (± the fold spread); the best ships "
+        lines += ["", "## Cross-validation scores", "", f"Each candidate's mean CV {record.trained.metric} (± the fold spread); the best ships "
                   "even when a simpler one comes close.", "", "| candidate | CV | |", "|---|---|---|"]
         lines += [f"| {name} | {cv['mean']:.4f} ± {cv['std']:.4f} | {'**chosen**' if name == record.trained.chosen else ''} |"
                   for name, cv in record.trained.candidates.items()]
