@@ -147,15 +147,18 @@ DIGITS = ("problem=wine", "problem.modality=image", "problem.increment=0005-digi
           "problem.constraints.interpretability=none")
 
 
-def test_image_brief_plans_a_cnn(cli):
+def test_image_brief_plans_pixel_logistic_regression_then_a_cnn(cli):
     result = cli(*DIGITS, "stage=plan")
     assert result.returncode == 0, result.stderr
-    assert candidates(result.stdout) == [("cnn", "images")]
-    assert "[not trainable yet]" in result.stdout
+    assert candidates(result.stdout) == [("pixel_linear", "images"), ("cnn", "images")]
+    assert "[not trainable yet]" not in result.stdout
 
 
-def test_preparing_an_image_brief_says_it_is_not_trainable_yet(cli, tmp_path, files_under):
-    result = cli(*DIGITS, "stage=prepare")
+IMAGE_REGRESSION = ("problem=diabetes", "problem.modality=image", "problem.increment=0005-image-regression")
+
+
+def test_preparing_a_brief_no_family_trains_says_it_is_not_trainable_yet(cli, tmp_path, files_under):
+    result = cli(*IMAGE_REGRESSION, "stage=prepare")  # images are classified; no family regresses on them
     assert_one_clean_error(result, "problem.modality", tmp_path, files_under)
     assert "cannot be trained yet" in result.stderr
     assert "stage=plan" in result.stderr
