@@ -143,16 +143,20 @@ def render_plan(plan: Plan, record: Record) -> str:
         lines += ["", "## Notes from the resolver", "", *[f"- {n}" for n in plan.notes]]
     tuning = record.trained.tuning if record.trained else {}
     if tuning:
-        lines += ["", "## Tuning results", "", "| model | phase | trials (pruned) | best CV | best parameters | seconds |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "## Tuning results", "", "Trials finished (pruned) per phase and what one trial cost: the coarse phase is "
+                  "successive halving (points x rows at each rung, the best third promoted); a best CV measured below the "
+                  "fidelity of the later phases is marked (low fidelity).", "",
+                  "| model | phase | trials (pruned) | fidelity | best CV | best parameters | seconds |",
+                  "|---|---|---|---|---|---|---|"]
         for model, report in tuning.items():
             for p in report["phases"]:
                 best = "-" if p["best_value"] is None else f"{p['best_value']:.4f}"
                 params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in p["best_params"].items())
+                best += "" if p.get("comparable", True) or best == "-" else " (low fidelity)"
                 lines.append(f"| {model} | {p['phase']}{' (regularising)' if p['regularised'] else ''} | {p['trials_finished']} "
-                             f"({p['trials_pruned']}) | {best} | {params} | {p['seconds']:g} |")
+                             f"({p['trials_pruned']}) | {p.get('fidelity', 'all rows')} | {best} | {params} | {p['seconds']:g} |")
             tuned = "-" if report["tuned_cv"] is None else f"{report['tuned_cv']:.4f}"
-            lines.append(f"| {model} | **kept** | | untuned {report['untuned_cv']:.4f}, tuned {tuned} | {report['kept']} | |")
+            lines.append(f"| {model} | **kept** | | all rows | untuned {report['untuned_cv']:.4f}, tuned {tuned} | {report['kept']} | |")
     if record.trained and record.trained.candidates:
         lines += ["", "## Cross-validation scores", "", f"Each candidate's mean CV {record.trained.metric} (± the fold spread); the best ships "
                   "even when a simpler one comes close.", "", "| candidate | CV | |", "|---|---|---|"]

@@ -231,6 +231,8 @@ class TuningSchema:
     budget_shares: Dict[str, float] = field(default_factory=lambda: {"coarse": 0.3, "fine": 0.2, "optuna": 0.5})
     max_trials: Dict[str, int] = field(default_factory=lambda: {"coarse": 27, "fine": 27, "optuna": 60})
     early_stopping_rounds: int = 50
+    # Successive halving of the coarse grid (specweave_ml/training/halving.py): eta, min_rows, min_rounds, target_trials.
+    halving: Dict[str, Any] = field(default_factory=dict)
     train_score_rows: int = 20000  # rows scored to measure the train/validation gap of a trial
     # Optuna storage; null: increments/<id>/tuning/optuna.db. A postgresql:// URL lets many workers share a study.
     storage: Optional[str] = None

@@ -44,6 +44,9 @@ def _tuning(tuning) -> None:
     for phase, n in trials.items():
         _require(f"tuning.max_trials.{phase}", n >= 1, "at least 1", n)
     _require("tuning.early_stopping_rounds", tuning.early_stopping_rounds >= 1, "at least 1", tuning.early_stopping_rounds)
+    from specweave_ml.training.halving import halving_settings
+
+    halving_settings(dict(tuning.halving or {}))  # a ConfigError naming tuning.halving.<key>
     _require("tuning.train_score_rows", tuning.train_score_rows >= 1, "at least 1", tuning.train_score_rows)
     _require("tuning.storage", tuning.storage is None or bool(URL.match(tuning.storage)),
              "null or a database URL", tuning.storage, "use null (a SQLite file under the increment) or postgresql://...")

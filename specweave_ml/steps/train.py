@@ -16,6 +16,7 @@ from specweave_ml.packaging import save_model
 from specweave_ml.results import Packaged, Trained
 from specweave_ml.steps.common import load_split, planned, progress, regularise_of, split_info
 from specweave_ml.tracking import Tracker, git_commit
+from specweave_ml.training.halving import halving_settings
 from specweave_ml.training.train import TuningSettings
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def tuning_settings(ctx: Context) -> TuningSettings | None:
         phases=[p.value for p in t.phases], budget_seconds=ctx.problem.constraints.budget_minutes * 60 * 0.75,
         budget_shares=dict(t.budget_shares), max_trials=dict(t.max_trials), early_stopping_rounds=t.early_stopping_rounds,
         train_score_rows=t.train_score_rows, storage_url=storage, study_prefix=state.study_key(ctx.cfg), pruner=t.pruner.value,
+        halving=halving_settings(dict(t.halving)),
     )
 
 

@@ -25,6 +25,7 @@ from specweave_ml.training.cv import CVResult, cross_validate
 from specweave_ml.data.labels import class_order, encode
 from specweave_ml.training.pipelines import build_pipeline, class_weights
 from specweave_ml.training.threshold import choose_threshold
+from specweave_ml.training.halving import Fidelity, at_fidelity, sample_rows, tuning_rows
 from specweave_ml.training.tuning import TuningSettings, tune  # TuningSettings: re-exported for steps.train
 
 log = logging.getLogger(__name__)
@@ -132,10 +133,15 @@ def _tune_candidate(name, spec, make, plan, X, y, fold, weights, seed, tuning: T
 
     task, metric, cv = plan.task, plan.primary_metric, plan.split.cv_strategy
     estimator = make().pipeline.named_steps["model"]
+    defaults = estimator.get_params()
     stop = tuning.early_stopping_rounds if REGISTRY[name].early_stopping else None
     stop_at = time.perf_counter() + seconds
+    # The fine grid and Optuna run on as many rows as let a few full trials fit in their share; the coarse grid halves up to it.
+    later = sum(tuning.budget_shares.get(p, 0.0) for p in tuning.phases if p in ("fine", "optuna"))
+    later_seconds = seconds * later / (sum(tuning.budget_shares.get(p, 0.0) for p in tuning.phases) or 1.0)
+    rows = tuning_rows(len(y), untuned.fit_seconds, later_seconds or seconds, tuning.halving)
 
-    def evaluate(params, report):
+    def evaluate(params, report, fidelity: Fidelity = Fidelity(None)):
         def checked(step, value):
             if time.perf_counter() > stop_at:  # the candidate's budget is spent: stop this trial after its fold
                 import optuna
@@ -143,14 +149,19 @@ def _tune_candidate(name, spec, make, plan, X, y, fold, weights, seed, tuning: T
                 raise optuna.TrialPruned()
             report(step, value)
 
-        r = cross_validate(name, "trial", lambda: make(params=params, stop=stop), X, y, fold, cv, task, metric, weights,
+        at = sample_rows(y, fidelity.rows, seed, task != "regression")
+        Xs, ys, fs = (X, y, fold) if at is None else (X.iloc[at], y[at], fold[at])
+        ws = weights if weights is None or at is None else weights[at]
+        p = at_fidelity(params, defaults, fidelity, tuning.halving.min_rounds)
+        r = cross_validate(name, "trial", lambda: make(params=p, stop=stop), Xs, ys, fs, cv, task, metric, ws,
                            on_score=checked, train_score_rows=tuning.train_score_rows)
         return r.mean, r.std, gap(metric, r.train_mean, r.mean)
 
-    result = tune(tuning, name=name, search=dict(spec.search), accepted_params=set(estimator.get_params()),
-                  evaluate=evaluate, metric=metric, deadline=stop_at, gap_limit=plan.gates.train_val_gap, seed=seed)
+    result = tune(tuning, name=name, search=dict(spec.search), accepted_params=set(defaults),
+                  evaluate=evaluate, metric=metric, deadline=stop_at, gap_limit=plan.gates.train_val_gap, seed=seed,
+                  n_rows=len(y), trial_rows=rows)
     report = {"untuned_cv": untuned.mean, "phases": [p.summary() for p in result.phases], "best_params": result.best_params,
-              "best_trial_cv": result.best_value, "early_stopping_rounds": stop}
+              "best_trial_cv": result.best_value, "early_stopping_rounds": stop, "trial_rows": rows, "rows": len(y)}
     if result.best_value is None:
         report.update(tuned_cv=None, kept="untuned: no trial finished")
         return None, report, result.trial_tables

@@ -5,6 +5,12 @@ interrupted (Ctrl-C, a kill) resumes where it stopped and keeps every finished t
 scored by cross-validation on the training split only; boosted trees stop early on the last rows of each
 fold's training part; hopeless trials are pruned after a fold (median pruner).
 
+The coarse grid runs as successive halving (``training/halving.py``): the model's ``search.portfolio``
+(configurations known to work across data sets) and every grid point on a row sample with few rounds,
+the best third promoted to three times the rows, up to the rows the fine grid and Optuna use (chosen
+so that several full trials fit in their share of the budget). When the coarse grid is not among the
+phases, the portfolio alone is evaluated first (a ``portfolio`` phase).
+
 The fine grid takes each coarse parameter's best value and its neighbours at ±20% (±1 at least for
 integers), the methodology's own example (500 -> 400, 500, 600; 6 -> 5, 6, 7; 0.1 -> 0.08, 0.1, 0.12).
 When the best point so far overfits (train/validation gap above the gate), the next phase moves towards
@@ -23,11 +29,13 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from specweave_ml.metrics import METRICS
+from specweave_ml.training.halving import Fidelity, HalvingSettings
 
 log = logging.getLogger(__name__)
 
-# evaluate(params, report) -> (cv mean, cv std, train/validation gap); report(fold, score) may prune the trial.
-Evaluate = Callable[[dict, Callable[[int, float], None]], tuple[float, float, float]]
+# evaluate(params, report[, fidelity]) -> (cv mean, cv std, train/validation gap); report(fold, score) may prune the
+# trial. The fidelity (a Fidelity: rows, share of rounds) is passed only when tune() is given ``n_rows``.
+Evaluate = Callable[..., tuple[float, float, float]]
 
 
 @dataclass
@@ -44,6 +52,7 @@ class TuningSettings:
     study_prefix: str
     pruner: str = "median"  # median | none
     sampler: str = "tpe"  # the Optuna phase's sampler: tpe | random
+    halving: HalvingSettings = field(default_factory=HalvingSettings)
 
 
 @dataclass
@@ -58,6 +67,9 @@ class PhaseResult:
     seconds: float
     regularised: bool
     curve: list[float] = field(default_factory=list)  # best value so far, trial by trial
+    fidelity: str = "all rows"  # what one trial cost: rows and share of boosting rounds (rung by rung for halving)
+    rungs: list[dict] = field(default_factory=list)  # successive halving: each rung's rows, points, promoted
+    comparable: bool = True  # best_value measured at the fidelity the later phases use
 
     def summary(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -286,16 +298,22 @@ def tune(
     deadline: float,
     gap_limit: float,
     seed: int,
+    n_rows: Optional[int] = None,
+    trial_rows: Optional[int] = None,
 ) -> TuningResult:
     """Run ``settings.phases`` for the model ``name``. ``evaluate(params, report)`` returns (cv mean, cv std, gap).
 
-    ``search`` is the model's search space (``coarse``, ``optuna``, ``regularise``), restricted to the
-    ``accepted_params`` of its estimator. Each phase gets its share of the time left until ``deadline``
+    ``search`` is the model's search space (``portfolio``, ``coarse``, ``optuna``, ``regularise``), restricted to
+    the ``accepted_params`` of its estimator. Each phase gets its share of the time left until ``deadline``
     (``time.perf_counter()`` clock); a trial started within its phase may finish, and no trial starts after
     ``deadline``. A best point whose train/validation gap is above ``gap_limit`` moves the next phase towards
-    regularisation.
+    regularisation. With ``n_rows`` (the training rows) the evaluation is multi-fidelity: ``evaluate(params,
+    report, fidelity)``; the coarse grid halves over row samples up to ``trial_rows``, the rows every fine-grid
+    and Optuna trial uses (None or ``n_rows``: all).
     """
     import optuna
+
+    from specweave_ml.training.coarse import halving_phase, points_of
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "maximize" if METRICS[metric].greater_is_better else "minimize"
@@ -304,25 +322,48 @@ def tune(
     coarse = _searchable(search.get("coarse"), accepted_params)
     space = _searchable(search.get("optuna"), accepted_params)
     regularise = search.get("regularise") or {}
+    fidelity_aware = n_rows is not None
+    top_rows = None if not fidelity_aware or trial_rows is None or trial_rows >= n_rows else int(trial_rows)
+    full = Fidelity(top_rows)
+    call = evaluate if not fidelity_aware else (lambda params, report: evaluate(params, report, full))
     best_params, best_value, best_gap = {}, None, None
     results, tables = [], {}
+    phases = list(settings.phases)
+    if "coarse" not in phases and search.get("portfolio"):
+        phases.insert(0, "portfolio")
 
-    for index, phase in enumerate(settings.phases):
-        seconds = _phase_seconds(settings, index, deadline)
+    for index, phase in enumerate(phases):
+        seconds = _phase_seconds(settings, max(0, index - (len(phases) - len(settings.phases))), deadline) \
+            if phase != "portfolio" else 0.3 * max(0.0, deadline - time.perf_counter())
         overfitting = best_gap is not None and best_gap > gap_limit
-        phase_search = _phase_search(phase, settings, coarse, space, best_params, regularise, overfitting, seed)
-        if phase_search is None:
-            continue
-        study = _open_study(settings, name, phase, phase_search.sampler, storage, direction)
-        if phase_search.grid is None and best_params and not study.trials:
-            study.enqueue_trial(_clipped(best_params, phase_search.space), skip_if_exists=True)
-        spent = _optimize(study, _objective(phase_search, best_params, evaluate), phase_search.trials, seconds, deadline)
-        result = _phase_result(phase, study, spent, overfitting, better)
-        if result.best_value is not None and (best_value is None or better(result.best_value, best_value)):
-            best_value, best_params, best_gap = result.best_value, {**best_params, **result.best_params}, result.best_gap
-        tables[phase] = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state", "duration"))
+        if phase in ("coarse", "portfolio"):
+            points = points_of(coarse if phase == "coarse" else {}, search.get("portfolio") or [], accepted_params,
+                             settings.max_trials.get("coarse", 27))
+            if not points:
+                continue
+            study = _open_study(settings, name, phase, None, storage, direction)
+            result, seed_params = halving_phase(phase, points, settings, study, evaluate, fidelity_aware, top_rows,
+                                                 time.perf_counter() + seconds, deadline, better)
+            if seed_params is not None and not best_params:
+                best_params = dict(seed_params)
+            if result.comparable and result.best_value is not None and (best_value is None or better(result.best_value, best_value)):
+                best_value, best_params, best_gap = result.best_value, dict(seed_params), result.best_gap
+            tables[phase] = study.trials_dataframe(attrs=("number", "value", "user_attrs", "state", "duration"))
+        else:
+            phase_search = _phase_search(phase, settings, coarse, space, best_params, regularise, overfitting, seed)
+            if phase_search is None:
+                continue
+            study = _open_study(settings, name, phase, phase_search.sampler, storage, direction)
+            if phase_search.grid is None and best_params and not study.trials:
+                study.enqueue_trial(_clipped(best_params, phase_search.space), skip_if_exists=True)
+            spent = _optimize(study, _objective(phase_search, best_params, call), phase_search.trials, seconds, deadline)
+            result = _phase_result(phase, study, spent, overfitting, better)
+            result.fidelity = full.describe()
+            if result.best_value is not None and (best_value is None or better(result.best_value, best_value)):
+                best_value, best_params, best_gap = result.best_value, {**best_params, **result.best_params}, result.best_gap
+            tables[phase] = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state", "duration"))
         results.append(result)
-        log.info("%s %s: %d trials (%d pruned), best %s %.4f%s", name, phase, result.trials_finished, result.trials_pruned,
-                 metric, result.best_value if result.best_value is not None else float("nan"),
+        log.info("%s %s: %d trials (%d pruned) at %s, best %s %.4f%s", name, phase, result.trials_finished, result.trials_pruned,
+                 result.fidelity, metric, result.best_value if result.best_value is not None else float("nan"),
                  " (moved towards regularisation)" if overfitting else "")
     return TuningResult(model=name, phases=results, best_params=best_params, best_value=best_value, trial_tables=tables)
