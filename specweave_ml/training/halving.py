@@ -37,7 +37,7 @@ class Fidelity:
 @dataclass(frozen=True)
 class HalvingSettings:
     eta: int = 3  # keep the best 1/eta of a rung
-    min_rows: int = 2000  # rows of the first rung (never more than the tuning fidelity)
+    min_rows: int = 500  # rows of the first rung (never more than the tuning fidelity)
     min_rounds: int = 30  # the fewest boosting rounds a capped point keeps
     target_trials: int = 8  # full-fidelity trials the fine grid and Optuna should afford together
 
