@@ -286,14 +286,13 @@ def _needs(X: pd.DataFrame, estimator) -> dict[str, list[str]]:
 
 def _unmet(pipeline, X: pd.DataFrame, needs: dict) -> dict[str, str]:
     """Which needs the model's own preprocessing leaves unmet on raw training rows, each with what was seen."""
-    from scipy import sparse
-
     probe = pd.concat([X[X.isna().any(axis=1)].head(PROBE_ROWS // 2), X.head(PROBE_ROWS)])
     probe = probe[~probe.index.duplicated()]
     try:
         out = pipeline[:-1].transform(probe) if len(pipeline.steps) > 1 else probe
-        out = out.toarray() if sparse.issparse(out) else out
-        values = np.asarray(out, dtype=float)
+        from specweave_ml.training.pipelines import as_numbers
+
+        values = as_numbers(out)  # sparse, and native categories as their codes
     except (TypeError, ValueError) as error:
         return {"numbers": f"its own steps cannot turn the raw features into numbers: {error}"}
     unmet = {}

@@ -148,7 +148,9 @@ def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> C
     features, cleaned = [], {}
     for c in candidates:
         col, reading = frame[c], readings[c]
-        if d.features is None and _id_like(col, len(frame)):  # judged as written: an ID with a stray word is still an ID
+        # Judged as written: an ID with a stray word is still an ID. Dates are not IDs even when each row has its own
+        # (timestamps): they become calendar features, as a datetime column always did.
+        if d.features is None and reading.kind != "datetime" and _id_like(col, len(frame)):
             findings.append(Finding("id_like", c, f"column '{c}' looks like an ID (unique per row): left out of the features; "
                                     "list it in problem.data.features to keep it"))
             continue

@@ -62,7 +62,7 @@ def explain(model, X_background: pd.DataFrame, X_explain: pd.DataFrame, task: st
     pipeline = model.pipeline_
     prep, est = pipeline[:-1], pipeline.named_steps["model"]
     features = list(prep.get_feature_names_out()) if len(prep) else list(X_explain.columns)
-    to_dense = lambda a: np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=float)  # noqa: E731
+    from specweave_ml.training.pipelines import as_numbers as to_dense  # sparse, and native categories as their codes
     data = to_dense(prep.transform(X_explain)) if len(prep) else X_explain.to_numpy(float)
     background = to_dense(prep.transform(X_background)) if len(prep) else X_background.to_numpy(float)
     if explainer == "tree":

@@ -38,7 +38,8 @@ class ModelEntry:
 
     * ``complexity`` orders a plan's candidates, simple before complex (1 linear ... 5 neural);
     * ``preprocess``: ``scaled`` (impute, scale, one-hot), ``imputed`` (impute, ordinal codes),
-      ``raw`` (numbers as they are, ordinal codes: for models that handle missing values), ``none``;
+      ``raw`` (numbers as they are, categories as the library's own where it reads them, else ordinal codes: for
+      models that handle missing values), ``none``; every recipe but ``none`` turns dates into calendar features;
     * ``explainer``: ``tree`` / ``linear`` SHAP, ``kernel`` (model-agnostic), ``gradient`` (deep models), ``none``;
     * ``early_stopping``: the model can stop on a validation tail (boosted trees);
     * ``seeded``: the estimator takes ``random_state`` for the task (``seeded_regressor`` for regression).
@@ -56,6 +57,14 @@ class ModelEntry:
     seeded: bool = True
     seeded_regressor: bool = True
     extra: Optional[str] = None  # an optional library it needs (an extra of pyproject.toml): "torch" for the deep models
+    # Splits on pandas ``category`` columns itself: "always", or the estimator parameter that turns it on ("" never).
+    native_categories: str = ""
+
+    def reads_categories(self, estimator) -> bool:
+        """Whether ``estimator`` (built from this entry) takes category columns as they are."""
+        if self.native_categories in ("", "always"):
+            return self.native_categories == "always"
+        return bool(estimator.get_params().get(self.native_categories))
 
     def __post_init__(self) -> None:
         if self.preprocess not in PREPROCESS:
@@ -144,9 +153,9 @@ for _entry in (
     ModelEntry("random_forest", "tabular", TABULAR_TASKS, 3, _per_task(_sk("sklearn.ensemble", "RandomForestClassifier"),
                _sk("sklearn.ensemble", "RandomForestRegressor")), preprocess="imputed", explainer="tree"),
     ModelEntry("xgboost", "tabular", TABULAR_TASKS, 4, _per_task(_sk("xgboost", "XGBClassifier"), _sk("xgboost", "XGBRegressor")),
-               preprocess="raw", explainer="tree", early_stopping=True, requirements=XGB),
+               preprocess="raw", explainer="tree", early_stopping=True, requirements=XGB, native_categories="enable_categorical"),
     ModelEntry("lightgbm", "tabular", TABULAR_TASKS, 4, _per_task(_sk("lightgbm", "LGBMClassifier"), _sk("lightgbm", "LGBMRegressor")),
-               preprocess="raw", explainer="tree", early_stopping=True, requirements=LGB),
+               preprocess="raw", explainer="tree", early_stopping=True, requirements=LGB, native_categories="always"),
     # Text: raw texts in (one column), TF-IDF + logistic regression, or all-MiniLM-L6-v2 embeddings + a head.
     ModelEntry("bag_of_words", "text", CLASSIFICATION, 1, _one("specweave_ml.text.models", "BagOfWords"), explainer="linear"),
     ModelEntry("text_encoder", "text", CLASSIFICATION, 5, _one("specweave_ml.text.models", "EncoderClassifier"), explainer="kernel",

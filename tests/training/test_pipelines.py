@@ -14,7 +14,7 @@ from specweave_ml.models.registry import REGISTRY, build, trainable
 from specweave_ml.packaging import load_model
 from specweave_ml.training.cv import cross_validate
 from specweave_ml.training.folds import fold_indices
-from specweave_ml.training.pipelines import build_pipeline, class_weights, column_kinds
+from specweave_ml.training.pipelines import NativeCategories, build_pipeline, class_weights, column_kinds
 
 # The models these tests build are tabular (pipelines, classifiers and regressors); forecasters are tested in
 # tests/forecasting.
@@ -78,8 +78,7 @@ def test_linear_candidates_impute_scale_and_one_hot_encode(specs):
     assert isinstance(encoder, OneHotEncoder) and encoder.handle_unknown == "ignore"
 
 
-@pytest.mark.parametrize(("name", "numeric_kind"), [("decision_tree", SimpleImputer), ("random_forest", SimpleImputer),
-                                                    ("xgboost", str), ("lightgbm", str)])
+@pytest.mark.parametrize(("name", "numeric_kind"), [("decision_tree", SimpleImputer), ("random_forest", SimpleImputer)])
 def test_trees_get_ordinal_codes_and_no_scaling(specs, name, numeric_kind):
     frame, _ = mixed_frame()
     pre = build_pipeline(specs[name], "binary_classification", frame, list(frame.columns), 0).named_steps["preprocess"]
@@ -87,6 +86,15 @@ def test_trees_get_ordinal_codes_and_no_scaling(specs, name, numeric_kind):
     assert isinstance(kinds["numeric"], numeric_kind)  # boosting handles missing numbers itself: "passthrough"
     assert isinstance(kinds["categorical"].steps[-1][1], OrdinalEncoder)
     assert not any(isinstance(s, StandardScaler) for _, s in getattr(kinds["numeric"], "steps", []))
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
+def test_boosted_trees_get_raw_numbers_and_native_categories(specs, name):
+    frame, _ = mixed_frame()
+    pipeline = build_pipeline(specs[name], "binary_classification", frame, list(frame.columns), 0)
+    kinds = {n: step for n, step, _ in pipeline.named_steps["preprocess"].transformers}
+    assert kinds["numeric"] == "passthrough" and isinstance(kinds["categorical"], NativeCategories)
+    assert [s for s, _ in pipeline.steps] == ["preprocess", "names", "model"]
 
 
 @pytest.mark.slow
