@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 import specweave_ml  # noqa: F401  (sets OMP_WAIT_POLICY before any OpenMP library loads)
+from specweave_ml import clock
+
+clock.mark_process_start()  # budget_minutes counts from here: imports and config composition are part of the run
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from specweave_ml import brief
+from specweave_ml import brief, clock
 from specweave_ml.data import sources
 from specweave_ml.data.checks import require_columns
 from specweave_ml.errors import NotTrainableYet
@@ -29,6 +30,7 @@ class Context:
     forced_model: Optional[str]
     paths: IncrementPaths
     cache: dict = field(default_factory=dict, repr=False)  # shared by the staged copies of one run
+    started: float = field(default_factory=time.perf_counter)  # the run's start (clock.run_started): the budget counts from it
 
     @classmethod
     def from_cfg(cls, cfg: DictConfig) -> "Context":
@@ -50,6 +52,7 @@ class Context:
             tuning=OmegaConf.to_object(cfg.tuning),
             forced_model=forced,
             paths=IncrementPaths.of(cfg.paths.increments, problem.increment),
+            started=clock.run_started(),
         )
 
     @property

@@ -116,7 +116,8 @@ def render_plan(plan: Plan, record: Record) -> str:
         "",
         "| model | chosen by rule | why | trainable now |",
         "|---|---|---|---|",
-        *[f"| {c.name} | {c.rule} | {c.why} | {'yes' if c.trainable else 'not yet'} |" for c in plan.candidates],
+        *[f"| {c.name} | {c.rule} | {c.why} | {'yes' if c.trainable else 'not yet'}{', when time is left' if c.next_step else ''} |"
+          for c in plan.candidates],
         "",
         f"Baselines first: {', '.join(plan.baselines)}.",
         "",
@@ -157,6 +158,26 @@ def render_plan(plan: Plan, record: Record) -> str:
                              f"({p['trials_pruned']}) | {p.get('fidelity', 'all rows')} | {best} | {params} | {p['seconds']:g} |")
             tuned = "-" if report["tuned_cv"] is None else f"{report['tuned_cv']:.4f}"
             lines.append(f"| {model} | **kept** | | all rows | untuned {report['untuned_cv']:.4f}, tuned {tuned} | {report['kept']} | |")
+    spent = record.trained.budget if record.trained else {}
+    if spent:
+        given = "no limit" if spent.get("seconds") is None else seconds(spent["seconds"])
+        lines += ["", "## Time budget", "", f"- Training was given {given} of the {seconds(plan.budget_minutes * 60)} budget "
+                  f"(the run's start-up, fetch and prepare spent, the stages after it reserved) and took {seconds(spent['spent'])}.",
+                  f"- Candidates cross-validated on {spent['cv_rows']:,} of {spent['rows']:,} training rows.",
+                  *[f"- {d}." for d in spent.get("decisions", [])]]
+    ens = record.trained.ensemble if record.trained else {}
+    if ens:
+        best = ens["best_single"]
+        lines += ["", "## Ensemble", "", "Greedy ensemble selection (Caruana) over the candidates' out-of-fold predictions; it "
+                  "ships only when it beats the best single model in CV, also with its weights chosen without the fold scored.", "",
+                  f"- Members: {', '.join(f'{n} {w:.2f}' for n, w in ens['weights'].items()) or 'none'}.",
+                  f"- CV {record.trained.metric}: ensemble {ens['mean']:.4f} (weights from other folds {ens['nested_mean']:.4f}), "
+                  f"best single {best['name']} {best['mean']:.4f}.",
+                  f"- {'Shipped' if ens['ships'] else 'Not shipped'}: {ens['reason']}."]
+        if ens.get("cost"):
+            one, both = ens["cost"]["single"], ens["cost"]["ensemble"]
+            lines.append(f"- Cost: {both['bytes'] / 1024:,.0f} KB and {both['ms_per_call']:.1f} ms per {both['rows']} rows, against "
+                         f"{one['bytes'] / 1024:,.0f} KB and {one['ms_per_call']:.1f} ms for {one['name']} alone.")
     if record.trained and record.trained.candidates:
         lines += ["", "## Cross-validation scores", "", f"Each candidate's mean CV {record.trained.metric} (± the fold spread); the best ships "
                   "even when a simpler one comes close.", "", "| candidate | CV | |", "|---|---|---|"]

@@ -14,6 +14,7 @@ class Candidate:
     rule: str  # the selection rule (or "command line") that chose it
     why: str
     trainable: bool
+    next_step: bool = False  # the rule's next step (start simple, then complexify): trained only when time is left
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class Plan:
             "  candidates, simple before complex:",
         ]
         for c in self.candidates:
-            flag = "" if c.trainable else "  [not trainable yet]"
+            flag = ("" if c.trainable else "  [not trainable yet]") + ("  [when time is left]" if c.next_step else "")
             lines.append(f"    - {c.name}{flag}: rule '{c.rule}': {c.why}")
         s = self.split
         lines += [

@@ -66,10 +66,13 @@ def _matches(rule: RuleSchema, problem: ProblemSchema, n_rows: Optional[int]) ->
 
 def _check_rules(selection: SelectionSchema, models: Mapping[str, ModelSchema]) -> None:
     for i, rule in enumerate(selection.rules):
-        for name in rule.models:
+        if rule.then and not rule.then_why:
+            raise ConfigError(f"selection.rules[{i}].then_why", f"rule '{rule.name}' names a next step without saying why",
+                              "add then_why: the reason the next step is worth its time")
+        for name in [*rule.models, *rule.then]:
             if name not in REGISTRY or name not in models:
                 raise ConfigError(
-                    f"selection.rules[{i}].models",
+                    f"selection.rules[{i}].{'models' if name in rule.models else 'then'}",
                     f"rule '{rule.name}' names unknown model '{name}'",
                     f"use one of {', '.join(sorted(REGISTRY))}, or register {name} in models/registry.py "
                     f"with conf/model/{name}.yaml",
@@ -89,7 +92,11 @@ def _candidates(problem, selection, models, forced, n_rows) -> tuple[Candidate, 
     for rule in selection.rules:
         if _matches(rule, problem, n_rows):
             names = sorted(rule.models, key=lambda n: REGISTRY[n].complexity)
-            return tuple(Candidate(n, rule.name, rule.why, _trainable(n, problem)) for n in names)
+            first = tuple(Candidate(n, rule.name, rule.why, _trainable(n, problem)) for n in names)
+            if problem.constraints.interpretability.value == "required":
+                return first  # the next step would add a model that cannot be read directly
+            return first + tuple(Candidate(n, f"{rule.name} (next step)", rule.then_why, _trainable(n, problem), next_step=True)
+                                 for n in rule.then if n not in names)
     raise ConfigError(
         "selection.rules",
         f"no rule matches a {problem.modality.value} {problem.task.value} brief with {n_rows} rows",

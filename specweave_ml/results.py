@@ -108,6 +108,8 @@ class Trained(StageResult):
     classes: Optional[list] = None
     params: dict = field(default_factory=dict)
     tuning: dict = field(default_factory=dict)
+    budget: dict = field(default_factory=dict)  # training's seconds given and spent, CV rows, what the budget decided
+    ensemble: dict = field(default_factory=dict)  # the greedy ensemble: members, weights, CV against the best one, verdict, cost
     model: dict = field(default_factory=dict)  # name, path, sha256, requirements
     tracking: dict = field(default_factory=dict)  # uri, parent_run_id, child_runs
 

@@ -186,6 +186,10 @@ class RuleSchema:
     name: str = MISSING
     why: str = MISSING
     models: List[str] = MISSING
+    # The next step ("start simple, then complexify"): models trained after these when the budget leaves time,
+    # never when the brief pins a model (model=<name>) or requires interpretability.
+    then: List[str] = field(default_factory=list)
+    then_why: str = ""
     # Conditions; a null condition matches anything.
     modality: Optional[Modality] = None
     task: Optional[Task] = None
@@ -231,6 +235,8 @@ class TuningSchema:
     budget_shares: Dict[str, float] = field(default_factory=lambda: {"coarse": 0.3, "fine": 0.2, "optuna": 0.5})
     max_trials: Dict[str, int] = field(default_factory=lambda: {"coarse": 27, "fine": 27, "optuna": 60})
     early_stopping_rounds: int = 50
+    # A grid or Optuna phase ends after this many finished trials in a row without a better CV score (0: never).
+    patience: int = 15
     # Successive halving of the coarse grid (specweave_ml/training/halving.py): eta, min_rows, min_rounds, target_trials.
     halving: Dict[str, Any] = field(default_factory=dict)
     train_score_rows: int = 20000  # rows scored to measure the train/validation gap of a trial

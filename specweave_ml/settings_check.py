@@ -43,6 +43,8 @@ def _tuning(tuning) -> None:
         _require(f"tuning.budget_shares.{phase}", share > 0, "a positive share of the budget", share)
     for phase, n in trials.items():
         _require(f"tuning.max_trials.{phase}", n >= 1, "at least 1", n)
+    _require("tuning.patience", isinstance(tuning.patience, int) and tuning.patience >= 0,
+             "an integer >= 0 (0: phases never stop for lack of progress)", tuning.patience)
     _require("tuning.early_stopping_rounds", tuning.early_stopping_rounds >= 1, "at least 1", tuning.early_stopping_rounds)
     from specweave_ml.training.halving import halving_settings
 

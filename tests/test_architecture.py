@@ -17,7 +17,7 @@ LAYERS = [
     ("learning", ["training", "evaluation", "explain", "antipatterns", "guards", "gates", "resolver", "torchkit", "forecasting",
                   "recommendations", "text", "vision"]),
     ("data and records", ["data", "models", "state", "results", "brief", "brief_writer", "dvc_index"]),
-    ("base", ["", "models.registry", "schema", "plan", "metrics", "paths", "fileio", "errors", "units", "config_errors"]),
+    ("base", ["", "clock", "models.registry", "schema", "plan", "metrics", "paths", "fileio", "errors", "units", "config_errors"]),
 ]
 
 

@@ -60,8 +60,31 @@ def names(plan):
 @pytest.mark.parametrize("task", ["binary_classification", "multiclass_classification", "regression"])
 def test_small_tabular_picks_linear_and_random_forest(plan_for, task):
     plan = plan_for(make_problem(task=task), DataFacts(n_rows=569))
-    assert names(plan) == ["linear", "random_forest"]
-    assert {c.rule for c in plan.candidates} == {"tabular-small"}
+    assert names(plan) == ["linear", "random_forest", "lightgbm"]
+    assert [c.rule for c in plan.candidates] == ["tabular-small", "tabular-small", "tabular-small (next step)"]
+    assert [c.next_step for c in plan.candidates] == [False, False, True]  # boosting only when the budget leaves time
+    assert "lightgbm  [when time is left]" in plan.describe()
+
+
+def test_the_next_step_is_never_added_to_a_pinned_model_or_when_interpretability_is_required(plan_for, shipped):
+    from dataclasses import replace
+
+    assert names(plan_for(make_problem(), DataFacts(n_rows=569), forced_model="random_forest")) == ["random_forest"]
+    selection = shipped[0]
+    readable = RuleSchema(name="readable", why="rules a person can read", models=["linear"], then=["lightgbm"],
+                          then_why="more accuracy when time is left", modality=Modality.tabular, interpretability=Interpretability.required)
+    plan = plan_for(make_problem(interpretability="required"), DataFacts(n_rows=569),
+                    selection=replace(selection, rules=[readable, *selection.rules]))
+    assert names(plan) == ["linear"]
+
+
+def test_a_next_step_without_its_reason_is_refused(plan_for, shipped):
+    from dataclasses import replace
+
+    selection = shipped[0]
+    silent = RuleSchema(name="silent", why="small data", models=["linear"], then=["lightgbm"], modality=Modality.tabular)
+    with pytest.raises(ConfigError, match=r"selection.rules\[0\].then_why"):
+        plan_for(make_problem(), DataFacts(n_rows=569), selection=replace(selection, rules=[silent, *selection.rules]))
 
 
 def test_medium_tabular_picks_xgboost_and_lightgbm(plan_for):
@@ -79,7 +102,7 @@ def test_large_tabular_picks_lightgbm(plan_for):
 @pytest.mark.parametrize(
     "n_rows, rule, expected",
     [
-        (9_999, "tabular-small", ["linear", "random_forest"]),
+        (9_999, "tabular-small", ["linear", "random_forest", "lightgbm"]),
         (10_000, "tabular-medium", ["xgboost", "lightgbm"]),
         (999_999, "tabular-medium", ["xgboost", "lightgbm"]),
         (1_000_000, "tabular-large", ["lightgbm"]),
@@ -144,7 +167,7 @@ def test_image_plan_resolves_without_a_row_count(plan_for):
 
 def test_every_candidate_records_its_rule_and_why(plan_for, shipped):
     selection = shipped[0]
-    why = {rule.name: rule.why for rule in selection.rules}
+    why = {rule.name: rule.why for rule in selection.rules} | {f"{r.name} (next step)": r.then_why for r in selection.rules if r.then}
     for facts in (DataFacts(n_rows=500), DataFacts(n_rows=20_000), DataFacts(n_rows=2_000_000)):
         plan = plan_for(make_problem(), facts)
         for c in plan.candidates:

@@ -57,6 +57,7 @@ class FitRequest:
     tuning: Any = None  # training.tuning.TuningSettings, or None for default hyperparameters
     on_fold: Callable[[], None] = lambda: None
     cache_dir: Optional[Path] = None  # increments/<id>/cache: derived data a family may reuse across runs (text embeddings)
+    deadline: Optional[float] = None  # time.perf_counter() by which fitting must be done (the run's budget); None: none
 
 
 @dataclass

@@ -94,7 +94,7 @@ class ImageFamily(TabularFamily):
                 if name in {c.name for c in r.plan.candidates} else {}
             specs[name] = spec if not taken else _with_params(spec, taken)
         result = train(r.plan, specs, r.train, info["features"], info["target"], r.seed, r.class_weighting,
-                       r.problem.metrics.cost_ratio, on_fold=r.on_fold, tuning=r.tuning,
+                       r.problem.metrics.cost_ratio, on_fold=r.on_fold, tuning=r.tuning, deadline=r.deadline,
                        positive_class=r.problem.data.positive_class)
         from specweave_ml.vision.images import SHAPE_ATTRIBUTE
 

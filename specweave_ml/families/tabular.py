@@ -26,6 +26,7 @@ class TabularFamily:
     name = "tabular"
     code = "specweave_ml/training"
     tasks = (*CLASSIFICATION, "regression")
+    ensembles = True  # a greedy ensemble of the candidates ships when it beats the best one in CV (training/ensemble.py)
     notes = {"features": "imputation, scaling and encoding fitted inside each pipeline", "explanations": "SHAP",
              "endpoints": "POST /predict, /predict/batch, /explain"}
 
@@ -35,9 +36,11 @@ class TabularFamily:
     # -- data ---------------------------------------------------------------------------------------------
     def check(self, frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> Checked:
         from specweave_ml.data.checks import check_frame
+        from specweave_ml.training.pipelines import encoding_findings
 
-        found = check_frame(frame, problem, cv_folds)
-        return Checked(features=found.features, findings=found.findings, duplicate_rows=found.duplicate_rows,
+        found = check_frame(frame, problem, cv_folds)  # and what the pipelines will do with dates and many-level categories:
+        findings = [*found.findings, *encoding_findings(found.frame, found.features)]
+        return Checked(features=found.features, findings=findings, duplicate_rows=found.duplicate_rows,
                        columns=found.columns, frame=found.frame)
 
     def fact_columns(self, problem: ProblemSchema) -> Optional[list[str]]:
@@ -82,7 +85,7 @@ class TabularFamily:
 
         r, info = request, request.split_info
         return train(r.plan, r.specs, r.train, info["features"], info["target"], r.seed, r.class_weighting,
-                     r.problem.metrics.cost_ratio, on_fold=r.on_fold, tuning=r.tuning,
+                     r.problem.metrics.cost_ratio, on_fold=r.on_fold, tuning=r.tuning, deadline=r.deadline, ensemble=self.ensembles,
                      positive_class=r.problem.data.positive_class)
 
     def evaluate(self, model, train, test, split_info, plan: Plan, trained, cv: dict, seed: int, read_back) -> Evaluation:
@@ -161,7 +164,7 @@ class TabularFamily:
             *ap.imbalance(plan.imbalanced, plan.minority_share, trained.class_weighting, trained.threshold_rule,
                           plan.primary_metric),
             *ap.from_profile(profile),
-            *ap.pipeline_guard(model, train[features]),
+            *[f for member in getattr(model, "members_", [model]) for f in ap.pipeline_guard(member, train[features])],
         ]
 
     def plots(self, predictions: pd.DataFrame, plan: Plan, classes, plots_dir: Path, curves_dir: Path) -> list[Path]:
@@ -188,7 +191,12 @@ class TabularFamily:
         background = train[features].iloc[np.sort(rng.choice(len(train), size=size, replace=False))]
         scores = model.scores(test[features])
         positions = sample_for_explanation(test, scores, settings.explain_rows, seed)
-        explained = explain(model, background, test[features].iloc[positions], plan.task, entry(model_name).explainer, seed)
+        if model_name == "ensemble":  # the weighted sum of its members' SHAP values, each in probability (or value) space
+            from specweave_ml.training.ensemble import explain_ensemble
+
+            explained = explain_ensemble(model, background, test[features].iloc[positions], plan.task, seed)
+        else:
+            explained = explain(model, background, test[features].iloc[positions], plan.task, entry(model_name).explainer, seed)
         local = choose_rows(np.asarray(scores)[positions], settings.local_top, settings.local_random, seed)
         summary = write(explained, out_dir, local, settings.top_features)
         summary["local_rows"] = {label: int(test[ROW].iloc[positions[r]]) for label, r in local.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from typing import Callable, Optional
 
 from specweave_ml import docs, state
@@ -16,20 +17,27 @@ from specweave_ml.packaging import save_model
 from specweave_ml.results import Packaged, Trained
 from specweave_ml.steps.common import load_split, planned, progress, regularise_of, split_info
 from specweave_ml.tracking import Tracker, git_commit
+from specweave_ml.training import budget
 from specweave_ml.training.halving import halving_settings
 from specweave_ml.training.train import TuningSettings
 
 log = logging.getLogger(__name__)
 
 
-def tuning_settings(ctx: Context) -> TuningSettings | None:
+def training_deadline(ctx: Context) -> float:
+    """When training must be done for the run (from its start: imports, fetch and prepare count) to end within
+    ``budget_minutes``, the stages after training reserved (training/budget.py)."""
+    return budget.training_deadline(ctx.started, ctx.problem.constraints.budget_minutes * 60)
+
+
+def tuning_settings(ctx: Context, deadline: float) -> TuningSettings | None:
     t = ctx.tuning
     if not t.phases:
         return None
     storage = t.storage or f"sqlite:///{(ctx.paths.tuning / 'optuna.db').resolve()}"
     return TuningSettings(
-        # Leave a quarter of the budget for the baselines, the untuned CV and the final fits.
-        phases=[p.value for p in t.phases], budget_seconds=ctx.problem.constraints.budget_minutes * 60 * 0.75,
+        # Families that tune without a deadline of their own: a quarter is left for the baselines, the untuned CV and the refits.
+        phases=[p.value for p in t.phases], budget_seconds=max(0.0, deadline - time.perf_counter()) * 0.75, patience=t.patience,
         budget_shares=dict(t.budget_shares), max_trials=dict(t.max_trials), early_stopping_rounds=t.early_stopping_rounds,
         train_score_rows=t.train_score_rows, storage_url=storage, study_prefix=state.study_key(ctx.cfg), pruner=t.pruner.value,
         halving=halving_settings(dict(t.halving)),
@@ -95,6 +103,7 @@ def track(ctx: Context, plan, result, info: dict, meta: dict, tuning_files: list
     children = {}
     for r in result.baselines + result.candidates:
         params = ({"strategy": r.name} if r.kind == "baseline"
+                  else {f"weight.{n}": w for n, w in result.ensemble.get("weights", {}).items()} if r.name not in ctx.models
                   else params_for(ctx.models[r.name], plan.task) | {"class_weighting": result.weighting})
         metrics = {f"cv_{metric}_mean": r.mean, f"cv_{metric}_std": r.std, f"cv_{metric}_train_mean": r.train_mean,
                    **{f"cv_{metric}_fold_{i}": s for i, s in enumerate(r.val_scores)}}
@@ -158,13 +167,16 @@ def run(ctx: Context) -> Trained:
     plan, paths, family = planned(ctx), ctx.paths, ctx.trainable_family()
     info, frame = split_info(ctx), load_split(ctx, "train")
     n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
+    deadline = training_deadline(ctx)
     with progress(ctx, n_fits, f"{plan.increment} CV") as bar:
         result = family.fit(FitRequest(plan, ctx.models, frame, info, ctx.problem, ctx.seed, ctx.selection.class_weighting.value,
-                                       tuning_settings(ctx), on_fold=lambda: bar.update(1), cache_dir=paths.final / "cache"))
+                                       tuning_settings(ctx, deadline), on_fold=lambda: bar.update(1), cache_dir=paths.final / "cache",
+                                       deadline=deadline))
     metric = plan.primary_metric
     meta = state.load(paths)
     keep_previous(paths, meta)
-    requirements = entry(result.chosen).pip_requirements
+    members = getattr(result.model, "names_", [result.chosen])  # a shipped ensemble needs what each member needs
+    requirements = sorted({r for name in members for r in entry(name).pip_requirements})
     digest = save_model(result.model, paths.model, family.example_input(frame, info), requirements)
     tuning_files = write_tuning(paths, result, metric)
     write_json(paths.cv, cv_report(plan, result, lambda name: regularise_of(ctx, name)))
@@ -174,7 +186,7 @@ def run(ctx: Context) -> Trained:
         candidates={r.name: {"mean": r.mean, "std": r.std} for r in result.candidates}, threshold=result.threshold,
         threshold_rule=result.threshold_rule, class_weighting=result.weighting, classes=result.classes,
         params={k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
-        tuning=result.tuning, tracking=track(ctx, plan, result, info, meta, tuning_files),
+        tuning=result.tuning, budget=getattr(result, "budget", {}), ensemble=getattr(result, "ensemble", {}), tracking=track(ctx, plan, result, info, meta, tuning_files),
         model={"name": result.chosen, "path": paths.relative(paths.model), "sha256": digest, "requirements": requirements},
         tasks=task_notes(ctx, result, metric, digest, family))
     meta["model"] = {"name": result.chosen, "sha256": digest, "registered": None}

@@ -35,7 +35,7 @@ class CVResult:
 
     @property
     def train_mean(self) -> float:
-        return float(np.mean(self.train_scores))
+        return float(np.mean(self.train_scores)) if self.train_scores else float("nan")  # nan: not measured (an ensemble)
 
     def summary(self) -> dict:
         return {

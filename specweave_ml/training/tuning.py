@@ -51,6 +51,7 @@ class TuningSettings:
     storage_url: str  # the Optuna storage every phase's study lives in (resumable)
     study_prefix: str
     pruner: str = "median"  # median | none
+    patience: int = 0  # a grid or Optuna phase stops after this many finished trials without a better one (0: never)
     sampler: str = "tpe"  # the Optuna phase's sampler: tpe | random
     halving: HalvingSettings = field(default_factory=HalvingSettings)
 
@@ -70,6 +71,7 @@ class PhaseResult:
     fidelity: str = "all rows"  # what one trial cost: rows and share of boosting rounds (rung by rung for halving)
     rungs: list[dict] = field(default_factory=list)  # successive halving: each rung's rows, points, promoted
     comparable: bool = True  # best_value measured at the fidelity the later phases use
+    stopped_early: bool = False  # the patience rule ended it
 
     def summary(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -82,6 +84,8 @@ class TuningResult:
     best_params: dict
     best_value: Optional[float]
     trial_tables: dict  # phase -> DataFrame of its trials
+    trial_rows: Optional[int] = None  # the rows of a full-fidelity trial (None: all)
+    seconds_per_row: Optional[float] = None  # what a full-rounds trial cost per row, measured (None: none finished)
 
 
 def _searchable(space: dict, accepted: set[str]) -> dict:
@@ -255,19 +259,35 @@ def _objective(search: _PhaseSearch, current: dict, evaluate: Evaluate):
     return objective
 
 
-def _optimize(study, objective, trials: int, seconds: float, deadline: float) -> float:
-    """Run the trials the phase still owes (a resumed study keeps its finished ones); return the seconds spent."""
+def stale_trials(values: list[float], better: Callable[[float, float], bool]) -> int:
+    """Finished trials since the best one (the patience rule's count): 0 when the last trial was the best."""
+    best_at = 0
+    for i, v in enumerate(values):
+        if better(v, values[best_at]):
+            best_at = i
+    return len(values) - 1 - best_at if values else 0
+
+
+def _optimize(study, objective, trials: int, seconds: float, deadline: float, patience: int = 0,
+              better: Callable[[float, float], bool] = lambda a, b: a > b) -> tuple[float, bool]:
+    """Run the trials the phase still owes (a resumed study keeps its finished ones); return the seconds spent and
+    whether the patience rule stopped it (``patience`` finished trials in a row without a better value)."""
     done = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
     remaining = trials - len(done)
-    start = time.perf_counter()
+    start, stopped = time.perf_counter(), []
 
     def out_of_time(study, trial) -> None:
         if time.perf_counter() >= deadline:
             study.stop()
+        if patience:
+            values = [t.value for t in study.trials if t.state.name == "COMPLETE"]
+            if len(values) > patience and stale_trials(values, better) >= patience:
+                stopped.append(True)
+                study.stop()
 
     if remaining > 0 and seconds > 0:
         study.optimize(objective, n_trials=remaining, timeout=seconds, catch=(), callbacks=[out_of_time])
-    return time.perf_counter() - start
+    return time.perf_counter() - start, bool(stopped)
 
 
 def _phase_result(phase: str, study, seconds: float, regularised: bool, better: Callable[[float, float], bool]) -> PhaseResult:
@@ -325,7 +345,17 @@ def tune(
     fidelity_aware = n_rows is not None
     top_rows = None if not fidelity_aware or trial_rows is None or trial_rows >= n_rows else int(trial_rows)
     full = Fidelity(top_rows)
-    call = evaluate if not fidelity_aware else (lambda params, report: evaluate(params, report, full))
+    costs: list[tuple[float, int, float]] = []  # (seconds, rows, rounds share) of every evaluation that finished
+
+    def timed(params, report, *fidelity):
+        start = time.perf_counter()
+        out = evaluate(params, report, *fidelity)
+        at = fidelity[0] if fidelity else Fidelity(None)
+        costs.append((time.perf_counter() - start, at.rows or n_rows or 1, at.rounds_share))
+        return out
+
+    def call(params, report):
+        return timed(params, report, full) if fidelity_aware else timed(params, report)
     best_params, best_value, best_gap = {}, None, None
     results, tables = [], {}
     phases = list(settings.phases)
@@ -342,13 +372,17 @@ def tune(
             if not points:
                 continue
             study = _open_study(settings, name, phase, None, storage, direction)
-            result, seed_params = halving_phase(phase, points, settings, study, evaluate, fidelity_aware, top_rows,
+            result, seed_params = halving_phase(phase, points, settings, study, timed, fidelity_aware, top_rows,
                                                  time.perf_counter() + seconds, deadline, better)
             if seed_params is not None and not best_params:
                 best_params = dict(seed_params)
             if result.comparable and result.best_value is not None and (best_value is None or better(result.best_value, best_value)):
                 best_value, best_params, best_gap = result.best_value, dict(seed_params), result.best_gap
             tables[phase] = study.trials_dataframe(attrs=("number", "value", "user_attrs", "state", "duration"))
+            resized = _resized(top_rows, n_rows, costs, deadline, settings) if fidelity_aware else top_rows
+            if resized != top_rows:  # the trials cost other than the estimate: later phases get the rows that fit
+                top_rows, full = resized, Fidelity(resized)
+                best_value, best_gap = None, None  # not comparable at the new fidelity; its point is re-evaluated there
         else:
             phase_search = _phase_search(phase, settings, coarse, space, best_params, regularise, overfitting, seed)
             if phase_search is None:
@@ -356,8 +390,10 @@ def tune(
             study = _open_study(settings, name, phase, phase_search.sampler, storage, direction)
             if phase_search.grid is None and best_params and not study.trials:
                 study.enqueue_trial(_clipped(best_params, phase_search.space), skip_if_exists=True)
-            spent = _optimize(study, _objective(phase_search, best_params, call), phase_search.trials, seconds, deadline)
+            spent, stale = _optimize(study, _objective(phase_search, best_params, call), phase_search.trials, seconds, deadline,
+                                     settings.patience, better)
             result = _phase_result(phase, study, spent, overfitting, better)
+            result.stopped_early = stale
             result.fidelity = full.describe()
             if result.best_value is not None and (best_value is None or better(result.best_value, best_value)):
                 best_value, best_params, best_gap = result.best_value, {**best_params, **result.best_params}, result.best_gap
@@ -366,4 +402,30 @@ def tune(
         log.info("%s %s: %d trials (%d pruned) at %s, best %s %.4f%s", name, phase, result.trials_finished, result.trials_pruned,
                  result.fidelity, metric, result.best_value if result.best_value is not None else float("nan"),
                  " (moved towards regularisation)" if overfitting else "")
-    return TuningResult(model=name, phases=results, best_params=best_params, best_value=best_value, trial_tables=tables)
+    measured = _per_row(costs)
+    per_row = float(np.median(measured)) if measured else None
+    return TuningResult(model=name, phases=results, best_params=best_params, best_value=best_value, trial_tables=tables,
+                        trial_rows=top_rows, seconds_per_row=per_row)
+
+
+def _per_row(costs: list) -> list[float]:
+    """Seconds per row (at full rounds) of the evaluations on the most rows: smaller samples overstate it (fixed costs)."""
+    usable = [(sec / share, rows) for sec, rows, share in costs if share > 0 and rows]
+    most = max((rows for _, rows in usable), default=0)
+    return [sec / rows for sec, rows in usable if rows == most]
+
+
+def _resized(top_rows: Optional[int], n_rows: int, costs: list, deadline: float, settings: TuningSettings) -> Optional[int]:
+    """The rows of the fine grid and Optuna once the coarse phase has measured what a trial costs: as many as let
+    ``target_trials`` trials fit in the time left (a trial at a share of the rounds counted at full rounds). Kept
+    when within 25% of ``top_rows``; None means every row."""
+    measured = _per_row(costs)
+    left = deadline - time.perf_counter()
+    if not measured or left <= 0:
+        return top_rows
+    rows = int(left / (settings.halving.target_trials * float(np.median(measured))))
+    rows = max(min(settings.halving.min_rows, n_rows), min(n_rows, rows))
+    current = top_rows or n_rows
+    if abs(rows - current) <= 0.25 * current:
+        return top_rows
+    return None if rows >= n_rows else rows
