@@ -127,6 +127,9 @@ def gap(metric: str, train: float, val: float) -> float:
 def overfit_gate(metric: str, train: float, val: float, limit: float, regularise: Optional[Mapping[str, str]] = None) -> GateResult:
     """``regularise``: the model's settings and the direction that regularises each (its ``search.regularise`` in
     conf/model/), which the advice names; without them the advice stays general."""
+    if train != train:  # NaN: no train score (an ensemble: each member's gap was checked as a candidate)
+        return GateResult("train_val_gap", True, False, float("nan"), limit,
+                          f"{metric} train score not measured (an ensemble; its members' gaps are checked as candidates)", "")
     g = gap(metric, train, val)
     passed = g <= limit
     detail = f"{metric} train {train:.4f} vs validation {val:.4f}: gap {g:.4f} (limit {limit})"

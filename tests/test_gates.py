@@ -148,3 +148,9 @@ def test_overfit_gap_exactly_at_the_limit_passes():
     assert overfit_gate("rmse", 9.0, 10.0, g).passed
     g = gap("f1", 0.9, 0.8)
     assert overfit_gate("f1", 0.9, 0.8, g).passed
+
+
+def test_an_unmeasured_train_score_passes_the_overfit_gate_and_says_so():
+    result = overfit_gate("roc_auc", float("nan"), 0.9, 0.1)
+    assert result.passed and "not measured" in result.detail and result.advice == ""
+    assert not overfit_gate("roc_auc", 1.0, 0.8, 0.1).passed  # a measured gap still fails

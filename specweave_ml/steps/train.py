@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 def training_deadline(ctx: Context) -> float:
     """When training must be done for the run (from its start: imports, fetch and prepare count) to end within
     ``budget_minutes``, the stages after training reserved (training/budget.py)."""
-    return budget.training_deadline(ctx.started, ctx.problem.constraints.budget_minutes * 60)
+    info = split_info(ctx)
+    n_rows = int(info.get("rows_train") or 0) + int(info.get("rows_test") or 0)
+    return budget.training_deadline(ctx.started, ctx.problem.constraints.budget_minutes * 60, n_rows)
 
 
 def tuning_settings(ctx: Context, deadline: float) -> TuningSettings | None:

@@ -38,6 +38,7 @@ class Fidelity:
 class HalvingSettings:
     eta: int = 3  # keep the best 1/eta of a rung
     min_rows: int = 500  # rows of the first rung (never more than the tuning fidelity)
+    min_share: float = 0.25  # the fine grid and Optuna never see fewer than this share of the rows (fewer trials instead)
     min_rounds: int = 30  # the fewest boosting rounds a capped point keeps
     target_trials: int = 8  # full-fidelity trials the fine grid and Optuna should afford together
 
@@ -50,6 +51,9 @@ def halving_settings(raw: Optional[dict]) -> HalvingSettings:
         if key not in known:
             raise ConfigError(f"tuning.halving.{key}", f"is not a setting ({', '.join(sorted(known))})", f"remove tuning.halving.{key}")
     s = HalvingSettings(**raw)
+    if not isinstance(s.min_share, (int, float)) or isinstance(s.min_share, bool) or not 0 < s.min_share <= 1:
+        raise ConfigError("tuning.halving.min_share", f"must be a share in (0, 1], got {s.min_share!r} instead",
+                          "set tuning.halving.min_share to e.g. 0.25")
     for key, low in (("eta", 2), ("min_rows", 50), ("min_rounds", 1), ("target_trials", 1)):
         value = getattr(s, key)
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -162,7 +166,14 @@ def tuning_rows(n_rows: int, full_cv_seconds: float, seconds: float, settings: H
     if full_cv_seconds <= 0 or seconds <= 0:
         return n_rows
     share = seconds / (settings.target_trials * full_cv_seconds)
-    return int(min(n_rows, max(min(settings.min_rows, n_rows), round(n_rows * share))))
+    return int(min(n_rows, max(tuning_floor(n_rows, settings), round(n_rows * share))))
+
+
+def tuning_floor(n_rows: int, settings: HalvingSettings) -> int:
+    """The fewest rows a fine-grid or Optuna trial uses: ``min_share`` of the rows (at least ``min_rows``). Below it a
+    trial's score says too little about the model on every row (measured: on 1k of 8k time-ordered rows the tuned
+    point scored 0.29 macro-F1 on every row against 0.37 for the defaults); fewer trials are the better trade."""
+    return min(n_rows, max(settings.min_rows, int(n_rows * settings.min_share)))
 
 
 def sample_rows(y, rows: Optional[int], seed: int, classification: bool, min_per_class: int = 100):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Optional
 
 import numpy as np
@@ -136,8 +136,9 @@ def train(
             cross_validated(cand.name)
 
     tuning_report, tables = {}, {}
-    if tuning and tuning.phases:
-        names = list(candidates)
+    if tuning and tuning.phases:  # the most promising first: what a candidate leaves unspent goes to the next ones
+        sign = 1 if METRICS[metric].greater_is_better else -1
+        names = sorted(candidates, key=lambda n: -sign * candidates[n].mean)
         for i, name in enumerate(names):
             share = max(0.0, budget.left() - _refit_seconds(candidates.values(), len(y), view, cv)) / (len(names) - i)
             tuned, report, tables[name] = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, tuning, share,
@@ -145,6 +146,7 @@ def train(
             tuning_report[name] = report
             if tuned is not None:
                 candidates[name], chosen_params[name] = tuned
+        _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget, y, cv)
 
     results = list(candidates.values())
     best = best_of(results, metric)
@@ -177,12 +179,37 @@ def train(
     )
 
 
+MORE_TUNING = 0.15  # time left after every candidate's tuning, as a share of training's, that goes on tuning the best one
+
+
+def _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget, y, cv):
+    """Time the candidates left unspent (a trial that could not start, a proof CV it could not afford) goes on tuning
+    the best one: Optuna from its best point, at the rows its trials used, in a study of its own (``<model>.more``)."""
+    sign = 1 if METRICS[plan.primary_metric].greater_is_better else -1
+    name = max(candidates, key=lambda n: sign * candidates[n].mean)
+    left = budget.left() - _refit_seconds(candidates.values(), len(y), view, cv)
+    given = tuning.budget_seconds / TUNING_SHARE
+    if name not in tuning_report or left < max(5.0, MORE_TUNING * given) or "optuna" not in tuning.phases:
+        return
+    more = replace(tuning, phases=["optuna"], budget_shares={"optuna": 1.0}, study_prefix=f"{tuning.study_prefix}.more")
+    first = tuning_report[name]
+    tuned, report, more_tables = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, more, left,
+                                                 candidates[name], rows=first["trial_rows"], start=chosen_params[name][0])
+    first["phases"] += [{**p, "phase": "optuna-more"} for p in report["phases"]]
+    tables[name].update({"optuna-more": t for t in more_tables.values()})
+    outcome = "a better point was found" if tuned is not None else f"its earlier point stayed ({report['kept'].split(': ', 1)[-1]})"
+    budget.note(f"the {left:.0f} s the candidates left unspent went on tuning {name}, the best so far, in more Optuna trials: {outcome}")
+    if tuned is not None:
+        candidates[name], chosen_params[name] = tuned
+        first.update(tuned_cv=report["tuned_cv"], best_params=report["best_params"], kept=report["kept"] + " (after more Optuna trials)")
+
+
 def _cv_view(first, specs, make_for, X, y, fold, weights, cv, seed, classification, budget: Budget, tuned: bool) -> CVView:
     """Every row, unless the budget cannot afford the candidates' cross-validation on all of them (estimated by two
     probe fits per candidate): then a sample (stratified for classes, in time order) that fits, said in ``budget``."""
     full = CVView(X, y, fold, weights)
     n = len(y)
-    if not budget.bounded or n < 10 * PROBE_ROWS:
+    if not budget.bounded or n < 5 * PROBE_ROWS:
         return full
     fit_rows = cv_fit_rows(fold, cv)
     seconds = budget.left() * (CV_SHARE_TUNED if tuned else CV_SHARE_UNTUNED)
@@ -205,9 +232,9 @@ def _cv_view(first, specs, make_for, X, y, fold, weights, cv, seed, classificati
 
 
 def _probe(make, X, y, weights, seed, classification) -> tuple[float, float]:
-    """A candidate's fixed and per-row fit cost, from fits on PROBE_ROWS and 4x PROBE_ROWS rows."""
+    """A candidate's fixed and per-row fit cost, from fits on PROBE_ROWS and twice as many rows."""
     times = []
-    for rows in (PROBE_ROWS, 4 * PROBE_ROWS):
+    for rows in (PROBE_ROWS, 2 * PROBE_ROWS):
         at = sample_rows(y, rows, seed, classification)
         start = time.perf_counter()
         make().fit(X.iloc[at], y[at], sample_weight=None if weights is None else weights[at])
@@ -306,7 +333,8 @@ def _refit(best: CVResult, spec, chosen: tuple, task: str, X, y_encoded, y, feat
     return model, threshold, rule
 
 
-def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSettings, seconds: float, untuned: CVResult):
+def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSettings, seconds: float, untuned: CVResult,
+                    rows: Optional[int] = None, start: Optional[dict] = None):
     """Tune one candidate within ``seconds`` (its final full-row CV included); return its tuned CV result (or None
     if tuning did not win, or the budget could not afford the CV that proves it does)."""
     from specweave_ml.gates import gap
@@ -324,7 +352,7 @@ def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSe
     tuning_seconds = max(0.0, tune_until - time.perf_counter())
     later = sum(tuning.budget_shares.get(p, 0.0) for p in tuning.phases if p in ("fine", "optuna"))
     later_seconds = tuning_seconds * later / (sum(tuning.budget_shares.get(p, 0.0) for p in tuning.phases) or 1.0)
-    rows = tuning_rows(len(y), untuned.fit_seconds, later_seconds or tuning_seconds, tuning.halving)
+    rows = rows or tuning_rows(len(y), untuned.fit_seconds, later_seconds or tuning_seconds, tuning.halving)
 
     def evaluate(params, report, fidelity: Fidelity = Fidelity(None)):
         def checked(step, value):
@@ -344,7 +372,7 @@ def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSe
 
     result = tune(tuning, name=name, search=dict(spec.search), accepted_params=set(defaults),
                   evaluate=evaluate, metric=metric, deadline=tune_until, gap_limit=plan.gates.train_val_gap, seed=seed,
-                  n_rows=len(y), trial_rows=rows)
+                  n_rows=len(y), trial_rows=rows, start=start)
     report = {"untuned_cv": untuned.mean, "phases": [p.summary() for p in result.phases], "best_params": result.best_params,
               "best_trial_cv": result.best_value, "early_stopping_rounds": stop, "trial_rows": result.trial_rows or len(y),
               "rows": len(y), "seconds": round(seconds, 1)}

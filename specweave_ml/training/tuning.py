@@ -29,7 +29,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from specweave_ml.metrics import METRICS
-from specweave_ml.training.halving import Fidelity, HalvingSettings
+from specweave_ml.training.halving import Fidelity, HalvingSettings, tuning_floor
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +320,7 @@ def tune(
     seed: int,
     n_rows: Optional[int] = None,
     trial_rows: Optional[int] = None,
+    start: Optional[dict] = None,
 ) -> TuningResult:
     """Run ``settings.phases`` for the model ``name``. ``evaluate(params, report)`` returns (cv mean, cv std, gap).
 
@@ -356,7 +357,7 @@ def tune(
 
     def call(params, report):
         return timed(params, report, full) if fidelity_aware else timed(params, report)
-    best_params, best_value, best_gap = {}, None, None
+    best_params, best_value, best_gap = dict(start or {}), None, None  # ``start``: the best point of an earlier pass
     results, tables = [], {}
     phases = list(settings.phases)
     if "coarse" not in phases and search.get("portfolio"):
@@ -409,8 +410,9 @@ def tune(
 
 
 def _per_row(costs: list) -> list[float]:
-    """Seconds per row (at full rounds) of the evaluations on the most rows: smaller samples overstate it (fixed costs)."""
-    usable = [(sec / share, rows) for sec, rows, share in costs if share > 0 and rows]
+    """Seconds per row of the full-rounds evaluations on the most rows: smaller samples overstate it (fixed costs), and
+    so does scaling a capped-rounds evaluation up (early stopping and fixed costs do not grow with the rounds)."""
+    usable = [(sec, rows) for sec, rows, share in costs if share >= 1 and rows]
     most = max((rows for _, rows in usable), default=0)
     return [sec / rows for sec, rows in usable if rows == most]
 
@@ -424,7 +426,7 @@ def _resized(top_rows: Optional[int], n_rows: int, costs: list, deadline: float,
     if not measured or left <= 0:
         return top_rows
     rows = int(left / (settings.halving.target_trials * float(np.median(measured))))
-    rows = max(min(settings.halving.min_rows, n_rows), min(n_rows, rows))
+    rows = max(tuning_floor(n_rows, settings.halving), min(n_rows, rows))
     current = top_rows or n_rows
     if abs(rows - current) <= 0.25 * current:
         return top_rows

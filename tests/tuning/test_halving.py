@@ -98,9 +98,11 @@ def test_rounds_are_cut_to_the_rungs_share_never_below_the_minimum():
 
 
 def test_tuning_rows_fit_the_target_trials_in_the_time_left():
-    assert tuning_rows(300_000, full_cv_seconds=30.0, seconds=24.0, settings=S) == 30_000  # 24 / (8 * 30) of the rows
+    assert tuning_rows(300_000, full_cv_seconds=30.0, seconds=96.0, settings=S) == 120_000  # 96 / (8 * 30) of the rows
     assert tuning_rows(5_000, full_cv_seconds=0.5, seconds=60.0, settings=S) == 5_000  # cheap: all rows
-    assert tuning_rows(300_000, full_cv_seconds=300.0, seconds=1.0, settings=S) == 1_000  # never below min_rows
+    # Expensive: never below a quarter of the rows (fewer trials instead), nor below min_rows.
+    assert tuning_rows(300_000, full_cv_seconds=300.0, seconds=1.0, settings=S) == 75_000
+    assert tuning_rows(2_000, full_cv_seconds=300.0, seconds=1.0, settings=S) == 1_000
     assert tuning_rows(500, full_cv_seconds=300.0, seconds=1.0, settings=S) == 500
 
 
@@ -114,7 +116,8 @@ def test_row_samples_are_sorted_and_keep_a_rare_class():
 
 
 @pytest.mark.parametrize("raw, key", [({"eta": 1}, "tuning.halving.eta"), ({"min_rows": "many"}, "tuning.halving.min_rows"),
-                                      ({"speed": 2}, "tuning.halving.speed")])
+                                      ({"speed": 2}, "tuning.halving.speed"), ({"min_share": 0}, "tuning.halving.min_share"),
+                                      ({"min_share": 1.5}, "tuning.halving.min_share")])
 def test_a_bad_halving_setting_names_its_key(raw, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         halving_settings(raw)
