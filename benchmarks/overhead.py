@@ -41,9 +41,9 @@ X, y = train[features], train["Class"].to_numpy()
 w = np.where(y == 1, np.sqrt((y == 0).sum() / (y == 1).sum()), 1.0)
 models = {
     "xgboost": lambda: xgb.XGBClassifier(n_estimators=400, max_depth=6, learning_rate=0.05, subsample=0.8,
-                                         colsample_bytree=0.8, min_child_weight=1, tree_method="hist", n_jobs=2, random_state=42),
+                                         colsample_bytree=0.8, min_child_weight=1, tree_method="hist", n_jobs=1, random_state=42),
     "lightgbm": lambda: lgb.LGBMClassifier(n_estimators=400, learning_rate=0.05, num_leaves=31, min_child_samples=20,
-                                           subsample=0.8, subsample_freq=1, colsample_bytree=0.8, n_jobs=2, verbose=-1, random_state=42),
+                                           subsample=0.8, subsample_freq=1, colsample_bytree=0.8, n_jobs=1, verbose=-1, random_state=42),
 }
 for s in ("most_frequent", "stratified", "uniform"):
     models[s] = lambda s=s: DummyClassifier(strategy=s, random_state=42)
