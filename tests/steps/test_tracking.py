@@ -47,7 +47,8 @@ def test_one_parent_run_per_execution_with_a_child_per_baseline_and_candidate(tr
     cv = read(run.inc / "reports/cv.json")
     expected = {(b["name"], "baseline") for b in cv["baselines"]} | {(c["name"], "candidate") for c in cv["candidates"]}
     assert {(c.info.run_name, c.data.tags["kind"]) for c in children} == expected
-    assert len(children) == len(expected) == 5  # most_frequent, stratified, uniform, linear, random_forest
+    # most_frequent, stratified, uniform, linear, random_forest, and lightgbm (the rule's next step: time was left)
+    assert len(children) == len(expected) == 6
     assert all(c.data.tags["mlflow.parentRunId"] == parent.info.run_id for c in children)
     assert read(run.inc / "reports/training.json")["tracking"]["parent_run_id"] == parent.info.run_id
 

@@ -62,7 +62,9 @@ def test_train_refits_the_best_candidate_with_its_out_of_fold_threshold(stages, 
     result = train(plan, ctx.models, frame, features, "label", ctx.seed, "sqrt")
 
     assert [r.name for r in result.baselines] == ["most_frequent", "stratified", "uniform"]
-    assert [r.name for r in result.candidates] == ["linear", "random_forest"]
+    # No deadline: the rule's next step (LightGBM after linear + random forest) always runs, and the record says why.
+    assert [r.name for r in result.candidates] == ["linear", "random_forest", "lightgbm"]
+    assert result.budget["decisions"] == ["lightgbm (the rule's next step) trained: no time budget bounds this run"]
     best = max(result.candidates, key=lambda r: r.mean)  # pr_auc: higher is better
     assert result.chosen == best.name
     assert result.classes == ["no", "yes"] and result.weighting == "sqrt"

@@ -27,7 +27,8 @@ def finished_trials(db: Path) -> dict[int, float]:
         try:
             rows = con.execute(
                 "select t.number, v.value from trials t join studies s on s.study_id = t.study_id "
-                "join trial_values v on v.trial_id = t.trial_id where t.state = 'COMPLETE' and s.study_name like '%.optuna'").fetchall()
+                "join trial_values v on v.trial_id = t.trial_id where t.state = 'COMPLETE' and s.study_name like '%.optuna' "
+                "and s.study_name not like '%.more.%'").fetchall()  # the phase's own study, not the leftover-time one
         except sqlite3.OperationalError:  # tables not created yet
             return {}
     return dict(rows)
