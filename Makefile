@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup fraud test test-fast clean
+.PHONY: setup fraud test test-fast tracking-server clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# A shared MLflow tracking server for `tracking=server` (Ctrl-C stops it): SQLite backend, artifact root beside it.
+tracking-server: setup
+	mkdir -p mlflow-server
+	$(BIN)/mlflow server --backend-store-uri sqlite:///mlflow-server/mlflow.db \
+		--artifacts-destination mlflow-server/artifacts --host 127.0.0.1 --port 5000
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from specweave_ml.context import Context
 from specweave_ml.errors import ConfigError, GateFailed, SpecweaveError
 from specweave_ml.plan import Plan
+from specweave_ml.tracking import require_server
 from specweave_ml.units import seconds
 
 log = logging.getLogger("specweave_ml")
@@ -156,6 +157,10 @@ STAGES: dict[str, Callable[[Context], object]] = {
 }
 
 
+# The stages that report to MLflow: with a tracking server, it must answer before they write anything.
+TRACKED = frozenset({"train", "evaluate", "explain", "package", "loadtest", "rollback", "all"})
+
+
 def run_stage(cfg: DictConfig) -> object:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
     stage = cfg.stage
@@ -163,4 +168,6 @@ def run_stage(cfg: DictConfig) -> object:
         raise ConfigError("stage", f"unknown stage '{stage}'", f"use one of {', '.join(STAGES)}")
     if stage == "init":  # writes a new brief: the composed default brief is never read (its data may be absent)
         return init_stage(cfg)
+    if stage in TRACKED:
+        require_server(cfg.tracking)
     return STAGES[stage](Context.from_cfg(cfg))

@@ -2,7 +2,8 @@
 
 One parent run per training execution of an increment, one child run per baseline and candidate; the
 holdout evaluation and the packaged model are added to the same parent later. The embedded SQLite store
-is the default (``conf/tracking/sqlite.yaml``); a server URI works the same way.
+is the default (``conf/tracking/sqlite.yaml``); ``tracking=server`` points at an ``mlflow server`` that every
+run of a team reports to (runs, metrics, artifacts proxied by the server, the model registry).
 """
 
 from __future__ import annotations
@@ -12,6 +13,29 @@ from pathlib import Path
 from typing import Optional
 
 from omegaconf import DictConfig
+
+from specweave_ml.errors import ConfigError
+
+SERVER_CHECK_SECONDS = 5.0
+
+
+def require_server(tracking: DictConfig) -> None:
+    """A tracking server that does not answer stops the run before it writes anything: MLflow's client would
+    otherwise retry each call for minutes and fail after training. A no-op for a file store or tracking=off."""
+    uri = str(tracking.uri)
+    if not tracking.enabled or not uri.startswith(("http://", "https://")):
+        return
+    import httpx
+
+    try:
+        answer = httpx.get(uri.rstrip("/") + "/health", timeout=SERVER_CHECK_SECONDS)
+    except httpx.HTTPError as err:
+        raise ConfigError("tracking.uri", f"no MLflow tracking server answers at {uri} ({type(err).__name__}: {err})",
+                          "start one (`make tracking-server`, or `mlflow server --backend-store-uri sqlite:///mlflow.db "
+                          "--host 127.0.0.1 --port 5000`), point tracking.uri at it, or use tracking=sqlite") from None
+    if answer.status_code != 200:
+        raise ConfigError("tracking.uri", f"{uri}/health answered HTTP {answer.status_code}, not an MLflow server's OK",
+                          "check the address and port of the MLflow tracking server, or use tracking=sqlite")
 
 
 def git_commit(root: str) -> str:
