@@ -150,10 +150,14 @@ STAGES: dict[str, Callable[[Context], object]] = {
     "params": params_stage,
     **{name: _staged_step(name) for name in PIPELINE},
     "predict": _step("predict"),
+    "tune_worker": _step("tune_worker"),  # joins a shared tuning: writes only to tuning.storage, takes no lock
     "serve": _step("serve"),
     **{name: _staged_step(name) for name in ("loadtest", "monitor", "abplan", "rollback")},
     "all": all_stage,
 }
+
+
+TUNING_STAGES = ("train", "all", "tune_worker")  # the stages that open tuning.storage
 
 
 def run_stage(cfg: DictConfig) -> object:
@@ -163,4 +167,9 @@ def run_stage(cfg: DictConfig) -> object:
         raise ConfigError("stage", f"unknown stage '{stage}'", f"use one of {', '.join(STAGES)}")
     if stage == "init":  # writes a new brief: the composed default brief is never read (its data may be absent)
         return init_stage(cfg)
-    return STAGES[stage](Context.from_cfg(cfg))
+    ctx = Context.from_cfg(cfg)
+    if stage in TUNING_STAGES and ctx.tuning.phases and ctx.tuning.storage:  # a database server: reached before anything is written
+        from specweave_ml.training.shared_study import check_storage
+
+        check_storage(ctx.tuning.storage, ctx.tuning.heartbeat_seconds)
+    return STAGES[stage](ctx)
