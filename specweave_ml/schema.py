@@ -243,6 +243,10 @@ class TuningSchema:
     # Optuna storage; null: increments/<id>/tuning/optuna.db. A postgresql:// URL lets many workers share a study.
     storage: Optional[str] = None
     pruner: Pruner = Pruner.median
+    # Shared studies (training/shared_study.py): a running trial's heartbeat; after 3 missed ones it is failed and retried once.
+    heartbeat_seconds: float = 10.0
+    # stage=tune_worker leaves after this many seconds with no open phase to join (or when the coordinator finishes).
+    worker_idle_seconds: float = 60.0
 
 
 @dataclass

@@ -52,6 +52,8 @@ def _tuning(tuning) -> None:
     _require("tuning.train_score_rows", tuning.train_score_rows >= 1, "at least 1", tuning.train_score_rows)
     _require("tuning.storage", tuning.storage is None or bool(URL.match(tuning.storage)),
              "null or a database URL", tuning.storage, "use null (a SQLite file under the increment) or postgresql://...")
+    _require("tuning.heartbeat_seconds", tuning.heartbeat_seconds >= 1, "at least 1 (seconds)", tuning.heartbeat_seconds)
+    _require("tuning.worker_idle_seconds", tuning.worker_idle_seconds >= 0, "0 or more (seconds)", tuning.worker_idle_seconds)
 
 
 def _explain(explain) -> None:

@@ -151,6 +151,7 @@ STAGES: dict[str, Callable[[Context], object]] = {
     "params": params_stage,
     **{name: _staged_step(name) for name in PIPELINE},
     "predict": _step("predict"),
+    "tune_worker": _step("tune_worker"),  # joins a shared tuning: writes only to tuning.storage, takes no lock
     "serve": _step("serve"),
     **{name: _staged_step(name) for name in ("loadtest", "monitor", "abplan", "rollback")},
     "all": all_stage,
@@ -159,6 +160,7 @@ STAGES: dict[str, Callable[[Context], object]] = {
 
 # The stages that report to MLflow: with a tracking server, it must answer before they write anything.
 TRACKED = frozenset({"train", "evaluate", "explain", "package", "loadtest", "rollback", "all"})
+TUNING_STAGES = ("train", "all", "tune_worker")  # the stages that open tuning.storage
 
 
 def run_stage(cfg: DictConfig) -> object:
@@ -170,4 +172,9 @@ def run_stage(cfg: DictConfig) -> object:
         return init_stage(cfg)
     if stage in TRACKED:
         require_server(cfg.tracking)
-    return STAGES[stage](Context.from_cfg(cfg))
+    ctx = Context.from_cfg(cfg)
+    if stage in TUNING_STAGES and ctx.tuning.phases and ctx.tuning.storage:  # a database server: reached before anything is written
+        from specweave_ml.training.shared_study import check_storage
+
+        check_storage(ctx.tuning.storage, ctx.tuning.heartbeat_seconds)
+    return STAGES[stage](ctx)

@@ -42,7 +42,7 @@ def tuning_settings(ctx: Context, deadline: float) -> TuningSettings | None:
         phases=[p.value for p in t.phases], budget_seconds=max(0.0, deadline - time.perf_counter()) * 0.75, patience=t.patience,
         budget_shares=dict(t.budget_shares), max_trials=dict(t.max_trials), early_stopping_rounds=t.early_stopping_rounds,
         train_score_rows=t.train_score_rows, storage_url=storage, study_prefix=state.study_key(ctx.cfg), pruner=t.pruner.value,
-        halving=halving_settings(dict(t.halving)),
+        halving=halving_settings(dict(t.halving)), heartbeat_seconds=float(t.heartbeat_seconds),
     )
 
 

@@ -1,11 +1,15 @@
 """The coarse phase as successive halving over the portfolio and the grid, each evaluation a trial of the phase's
-resumable Optuna study (its point, rung and fidelity in the trial's user attributes; finished ones are not rerun)."""
+resumable Optuna study (its point, rung and fidelity in the trial's user attributes; finished ones are not rerun).
+
+It runs in the coordinating process only, never in ``stage=tune_worker``: each rung needs the whole rung before it
+ranked, so a worker could only wait; the study is marked not shared (its killed trials are failed, not retried)."""
 
 from __future__ import annotations
 
 import time
 from typing import Optional
 
+from specweave_ml.training import shared_study
 from specweave_ml.training.halving import Fidelity, rung_fidelities, successive_halving
 from specweave_ml.training.tuning import Evaluate, PhaseResult, TuningSettings
 
@@ -39,7 +43,7 @@ def halving_phase(phase: str, points: list[dict], settings: TuningSettings, stud
         key = (keys[point], fidelity.rows, fidelity.rounds_share)
         if key in done:
             return done[key]
-        trial = study.ask()
+        trial = shared_study.ask(study)  # its process recorded: a rerun fails it only once that is gone
         for k, v in (("point", keys[point]), ("rung", rung), ("rows", fidelity.rows), ("rounds_share", fidelity.rounds_share),
                      *((f"param_{n}", v) for n, v in points[point].items())):
             trial.set_user_attr(k, v)

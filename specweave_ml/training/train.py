@@ -28,7 +28,7 @@ from specweave_ml.training.pipelines import build_pipeline, class_weights
 from specweave_ml.training.threshold import choose_threshold
 from specweave_ml.training.budget import PROBE_ROWS, Budget, affordable_rows, cv_fit_rows
 from specweave_ml.training.halving import Fidelity, at_fidelity, sample_rows, tuning_rows
-from specweave_ml.training.tuning import TuningSettings, tune  # TuningSettings: re-exported for steps.train
+from specweave_ml.training.tuning import TuningSettings, storage_for, tune  # TuningSettings: re-exported for steps.train
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,36 @@ class CVView:
     fold: np.ndarray
     weights: Optional[np.ndarray]
     rows: Optional[int] = None  # None: every row
+    sample: Optional[int] = None  # the rows asked of sample_rows (its stratification may keep a few more): rebuilds the view
 
     def describe(self, n_rows: int) -> str:
         return "all rows" if self.rows is None else f"{self.rows:,} of {n_rows:,} rows"
+
+
+def targets(plan: Plan, frame: pd.DataFrame, target: str, weighting: str, positive_class=None):
+    """The classes, the encoded target, the class weights (None unless imbalanced) and the saved folds of the training
+    part: what every process that cross-validates on it (``train``, ``stage=tune_worker``) must share."""
+    classification = plan.task != "regression"
+    classes = class_order(frame[target], plan.task, positive_class) if classification else None
+    y = encode(frame[target], classes) if classification else frame[target].to_numpy(dtype=float)
+    weights = class_weights(pd.Series(y), weighting) if classification and plan.imbalanced else None
+    return classes, y, weights, frame[FOLD].to_numpy()
+
+
+def model_maker(spec, task: str, X: pd.DataFrame, features: list[str], seed: int):
+    """``make(params, stop)``: a fresh model of ``spec`` with ``params`` over its defaults, early stopping after ``stop``."""
+    def make(params=None, stop=None):
+        return DecisionModel(build_pipeline(spec, task, X, features, seed, params), task=task, early_stopping_rounds=stop)
+    return make
+
+
+def sampled_view(X: pd.DataFrame, y: np.ndarray, fold: np.ndarray, weights, rows: Optional[int], seed: int,
+                 classification: bool) -> CVView:
+    """The CV view of ``rows`` sampled training rows (None: every row), the same sample in every process."""
+    at = sample_rows(y, rows, seed, classification) if rows else None
+    if at is None:
+        return CVView(X, y, fold, weights)
+    return CVView(X.iloc[at], y[at], fold[at], None if weights is None else weights[at], len(at), rows)
 
 
 ENSEMBLE = "ensemble"  # the chosen name when the greedy ensemble ships (not a registry entry: its members are)
@@ -102,18 +129,14 @@ def train(
     task, metric = plan.task, plan.primary_metric
     X = frame[features]
     classification = task != "regression"
-    classes = class_order(frame[target], task, positive_class) if classification else None
-    y = encode(frame[target], classes) if classification else frame[target].to_numpy(dtype=float)
-    weights = class_weights(pd.Series(y), weighting) if classification and plan.imbalanced else None
-    fold, cv = frame[FOLD].to_numpy(), plan.split.cv_strategy
+    classes, y, weights, fold = targets(plan, frame, target, weighting, positive_class)
+    cv = plan.split.cv_strategy
     if deadline is None and tuning is not None:
         deadline = started + tuning.budget_seconds / TUNING_SHARE
     budget = Budget(deadline)
 
     def make_for(spec):
-        def make(params=None, stop=None):
-            return DecisionModel(build_pipeline(spec, task, X, features, seed, params), task=task, early_stopping_rounds=stop)
-        return make
+        return model_maker(spec, task, X, features, seed)
 
     baselines = [
         cross_validate(name, "baseline", lambda name=name: baseline_model(name, task, seed), X, y, fold, cv, task, metric, on_fold=on_fold)
@@ -137,16 +160,19 @@ def train(
 
     tuning_report, tables = {}, {}
     if tuning and tuning.phases:  # the most promising first: what a candidate leaves unspent goes to the next ones
+        from specweave_ml.training.shared_study import tuning_run
+
         sign = 1 if METRICS[metric].greater_is_better else -1
         names = sorted(candidates, key=lambda n: -sign * candidates[n].mean)
-        for i, name in enumerate(names):
-            share = max(0.0, budget.left() - _refit_seconds(candidates.values(), len(y), view, cv)) / (len(names) - i)
-            tuned, report, tables[name] = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, tuning, share,
-                                                          candidates[name])
-            tuning_report[name] = report
-            if tuned is not None:
-                candidates[name], chosen_params[name] = tuned
-        _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget, y, cv)
+        with tuning_run(storage_for(tuning.storage_url, tuning.heartbeat_seconds), tuning.study_prefix):  # workers leave after it
+            for i, name in enumerate(names):
+                share = max(0.0, budget.left() - _refit_seconds(candidates.values(), len(y), view, cv)) / (len(names) - i)
+                tuned, report, tables[name] = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, tuning,
+                                                              share, candidates[name])
+                tuning_report[name] = report
+                if tuned is not None:
+                    candidates[name], chosen_params[name] = tuned
+            _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget, y, cv)
 
     results = list(candidates.values())
     best = best_of(results, metric)
@@ -223,8 +249,8 @@ def _cv_view(first, specs, make_for, X, y, fold, weights, cv, seed, classificati
     rows = affordable_rows(n, slope, fit_rows / n, seconds - fixed)
     if rows >= n:
         return full
-    at = sample_rows(y, rows, seed, classification)
-    view = CVView(X.iloc[at], y[at], fold[at], None if weights is None else weights[at], len(at))
+    view = sampled_view(X, y, fold, weights, rows, seed, classification)
+    at = view.y
     budget.note(f"the candidates are cross-validated on {len(at):,} of {n:,} training rows (a sample, "
                 f"{'stratified, ' if classification else ''}in the rows' order): CV on every row would take about "
                 f"{estimate:.0f} s of the {seconds:.0f} s the budget leaves it; the chosen model is refitted on every row")
@@ -337,12 +363,9 @@ def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSe
                     rows: Optional[int] = None, start: Optional[dict] = None):
     """Tune one candidate within ``seconds`` (its final full-row CV included); return its tuned CV result (or None
     if tuning did not win, or the budget could not afford the CV that proves it does)."""
-    from specweave_ml.gates import gap
-
     X, y, fold, weights = view.X, view.y, view.fold, view.weights
     task, metric, cv = plan.task, plan.primary_metric, plan.split.cv_strategy
-    estimator = make().pipeline.named_steps["model"]
-    defaults = estimator.get_params()
+    defaults = make().pipeline.named_steps["model"].get_params()
     stop = tuning.early_stopping_rounds if REGISTRY[name].early_stopping else None
     stop_at = time.perf_counter() + seconds
     # The proof (a CV of the tuned point on every row) is reserved up front, at the untuned CV's cost.
@@ -354,25 +377,10 @@ def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSe
     later_seconds = tuning_seconds * later / (sum(tuning.budget_shares.get(p, 0.0) for p in tuning.phases) or 1.0)
     rows = rows or tuning_rows(len(y), untuned.fit_seconds, later_seconds or tuning_seconds, tuning.halving)
 
-    def evaluate(params, report, fidelity: Fidelity = Fidelity(None)):
-        def checked(step, value):
-            if time.perf_counter() > tune_until:  # the candidate's budget is spent: stop this trial after its fold
-                import optuna
-
-                raise optuna.TrialPruned()
-            report(step, value)
-
-        at = sample_rows(y, fidelity.rows, seed, task != "regression")
-        Xs, ys, fs = (X, y, fold) if at is None else (X.iloc[at], y[at], fold[at])
-        ws = weights if weights is None or at is None else weights[at]
-        p = at_fidelity(params, defaults, fidelity, tuning.halving.min_rounds)
-        r = cross_validate(name, "trial", lambda: make(params=p, stop=stop), Xs, ys, fs, cv, task, metric, ws,
-                           on_score=checked, train_score_rows=tuning.train_score_rows)
-        return r.mean, r.std, gap(metric, r.train_mean, r.mean)
-
+    evaluate = trial_evaluator(name, make, plan, view, seed, tuning, lambda: tune_until)
     result = tune(tuning, name=name, search=dict(spec.search), accepted_params=set(defaults),
                   evaluate=evaluate, metric=metric, deadline=tune_until, gap_limit=plan.gates.train_val_gap, seed=seed,
-                  n_rows=len(y), trial_rows=rows, start=start)
+                  n_rows=len(y), trial_rows=rows, start=start, shared={"cv_rows": view.sample})
     report = {"untuned_cv": untuned.mean, "phases": [p.summary() for p in result.phases], "best_params": result.best_params,
               "best_trial_cv": result.best_value, "early_stopping_rounds": stop, "trial_rows": result.trial_rows or len(y),
               "rows": len(y), "seconds": round(seconds, 1)}
@@ -394,3 +402,33 @@ def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSe
     report["kept"] = "tuned"
     log.info("%s tuned: CV %s %.4f (untuned %.4f)", name, metric, tuned.mean, untuned.mean)
     return (tuned, (result.best_params, stop)), report, result.trial_tables
+
+
+def trial_evaluator(name: str, make, plan: Plan, view: CVView, seed: int, tuning: TuningSettings, until: Callable[[], float]):
+    """``evaluate(params, report, fidelity)``: one trial's CV on the view's folds at a fidelity (a row sample and a share
+    of the rounds), pruned after a fold once ``until()`` (``time.perf_counter()``) has passed. The coordinator and
+    ``stage=tune_worker`` build it alike, so a trial scores the same whichever process runs it."""
+    from specweave_ml.gates import gap
+
+    X, y, fold, weights = view.X, view.y, view.fold, view.weights
+    task, metric, cv = plan.task, plan.primary_metric, plan.split.cv_strategy
+    defaults = make().pipeline.named_steps["model"].get_params()
+    stop = tuning.early_stopping_rounds if REGISTRY[name].early_stopping else None
+
+    def evaluate(params, report, fidelity: Fidelity = Fidelity(None)):
+        def checked(step, value):
+            if time.perf_counter() > until():  # the candidate's budget is spent: stop this trial after its fold
+                import optuna
+
+                raise optuna.TrialPruned()
+            report(step, value)
+
+        at = sample_rows(y, fidelity.rows, seed, task != "regression")
+        Xs, ys, fs = (X, y, fold) if at is None else (X.iloc[at], y[at], fold[at])
+        ws = weights if weights is None or at is None else weights[at]
+        p = at_fidelity(params, defaults, fidelity, tuning.halving.min_rounds)
+        r = cross_validate(name, "trial", lambda: make(params=p, stop=stop), Xs, ys, fs, cv, task, metric, ws,
+                           on_score=checked, train_score_rows=tuning.train_score_rows)
+        return r.mean, r.std, gap(metric, r.train_mean, r.mean)
+
+    return evaluate

@@ -1,7 +1,10 @@
 """Phased hyperparameter tuning: a coarse grid, a fine grid around its best point, then Optuna.
 
 Every phase is an Optuna study in one storage (SQLite under the increment by default), so a run that is
-interrupted (Ctrl-C, a kill) resumes where it stopped and keeps every finished trial. Every trial is
+interrupted (Ctrl-C, a kill) resumes where it stopped and keeps every finished trial. With a database server
+(``tuning.storage=postgresql://...``) ``stage=tune_worker`` processes join the grid and Optuna phases while this
+run coordinates them (``training/shared_study.py``: ownership, heartbeats, one retry of a killed trial); the coarse
+phase's successive halving stays with this run, since each rung waits on the whole rung before. Every trial is
 scored by cross-validation on the training split only; boosted trees stop early on the last rows of each
 fold's training part; hopeless trials are pruned after a fold (median pruner).
 
@@ -29,7 +32,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from specweave_ml.metrics import METRICS
+from specweave_ml.training import shared_study
 from specweave_ml.training.halving import Fidelity, HalvingSettings, tuning_floor
+from specweave_ml.training.shared_study import stale_trials  # noqa: F401  (re-exported: the patience rule's count)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ class TuningSettings:
     patience: int = 0  # a grid or Optuna phase stops after this many finished trials without a better one (0: never)
     sampler: str = "tpe"  # the Optuna phase's sampler: tpe | random
     halving: HalvingSettings = field(default_factory=HalvingSettings)
+    heartbeat_seconds: float = 10.0  # a running trial records it is alive this often; 3 missed: failed and retried once
 
 
 @dataclass
@@ -72,6 +78,7 @@ class PhaseResult:
     rungs: list[dict] = field(default_factory=list)  # successive halving: each rung's rows, points, promoted
     comparable: bool = True  # best_value measured at the fidelity the later phases use
     stopped_early: bool = False  # the patience rule ended it
+    workers: dict = field(default_factory=dict)  # finished trials per process (host:pid): tune_worker processes included
 
     def summary(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -166,26 +173,13 @@ def _clipped(params: dict, space: dict) -> dict:
     return out
 
 
-def storage_for(url: str):
-    import optuna
-
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {})
-
-
-def _fail_interrupted(study) -> None:
-    """Trials left RUNNING by a killed process would otherwise block their grid points forever."""
-    from optuna.trial import TrialState
-
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+def storage_for(url: str, heartbeat_seconds: float = 10.0):
+    """The storage every phase's study lives in (see ``shared_study.storage_for``)."""
+    return shared_study.storage_for(url, heartbeat_seconds)
 
 
 @dataclass
-class _PhaseSearch:
+class PhaseSearch:
     """What one phase searches: a grid (coarse, fine) or an Optuna space, with its sampler and trial target."""
 
     grid: Optional[dict]
@@ -207,39 +201,76 @@ def _phase_seconds(settings: TuningSettings, index: int, deadline: float) -> flo
 
 
 def _phase_search(phase: str, settings: TuningSettings, coarse: dict, space: dict, current: dict, regularise: dict,
-                  overfitting: bool, seed: int) -> Optional[_PhaseSearch]:
+                  overfitting: bool, seed: int) -> Optional[PhaseSearch]:
     """The coarse grid, the fine grid around ``current``, or the Optuna space; None when there is nothing to search."""
-    import optuna
-
     if phase in ("coarse", "fine"):
         grid = coarse if phase == "coarse" else fine_grid(coarse, current, regularise, overfitting)
         if not grid:
             return None
-        sampler = optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
-        return _PhaseSearch(grid, None, sampler, min(settings.max_trials[phase], math.prod(len(v) for v in grid.values())))
+        return PhaseSearch(grid, None, phase_sampler("grid", seed, 0),
+                            min(settings.max_trials[phase], math.prod(len(v) for v in grid.values())))
     if not space:
         return None
     cap = settings.max_trials[phase]
-    if settings.sampler == "random":
-        sampler = optuna.samplers.RandomSampler(seed=seed)
-    else:
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, cap // 4)))
-    return _PhaseSearch(None, optuna_space(space, current, regularise, overfitting), sampler, cap)
+    return PhaseSearch(None, optuna_space(space, current, regularise, overfitting), phase_sampler(settings.sampler, seed, cap), cap)
+
+
+def phase_sampler(kind: str, seed: int, cap: int):
+    """The sampler of a phase: grid points are queued up front (``_queue_grid``), so a grid phase's sampler never
+    picks; the Optuna phase samples with TPE (random search with ``tuning.sampler=random``)."""
+    import optuna
+
+    if kind in ("grid", "random"):
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, cap // 4)))
+
+
+def _queue_grid(study, grid: dict, trials: int, seed: int, up_front: bool = True) -> list[dict]:
+    """Queue the grid points the phase runs (the first ``trials`` in an order shuffled by the seed), except those a
+    resumed study finished, runs or has queued: every process then only claims queued points, so none runs twice.
+    Queued points of another grid (a resumed study whose best point moved) are dropped (failed, never run). Without
+    ``up_front`` (a SQLite file: no worker can join) nothing is queued and the points still to run are returned, to be
+    queued one at a time (a commit per point up front would eat a short phase's time)."""
+    import itertools
+
+    from optuna.trial import TrialState
+
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    chosen = [shared_study.plain(points[i]) for i in np.random.default_rng(seed).permutation(len(points))[:trials]]
+    taken = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)):
+        params = shared_study.plain({**t.system_attrs.get("fixed_params", {}), **t.params})
+        if t.state == TrialState.WAITING and params not in chosen:
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            continue
+        taken.append(params)
+    missing = [point for point in chosen if point not in taken]
+    if not up_front:
+        return missing
+    for point in missing:
+        study.enqueue_trial(point)
+    return []
+
+
+def phase_pruner(kind: str):
+    """Hopeless trials stop after a fold (median pruner), the same in every process."""
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if kind == "median" else optuna.pruners.NopPruner()
 
 
 def _open_study(settings: TuningSettings, name: str, phase: str, sampler, storage, direction: str):
-    """The phase's study, created or resumed from the storage, its interrupted trials marked failed."""
+    """The phase's study, created or resumed from the storage; the trials of processes that are gone are failed
+    (and, for shared phases, queued again once), live trials of other processes are left running."""
     import optuna
 
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if settings.pruner == "median"
-              else optuna.pruners.NopPruner())
     study = optuna.create_study(study_name=f"{settings.study_prefix}.{name}.{phase}", storage=storage, sampler=sampler,
-                                pruner=pruner, direction=direction, load_if_exists=True)
-    _fail_interrupted(study)
+                                pruner=phase_pruner(settings.pruner), direction=direction, load_if_exists=True)
+    shared_study.fail_stale(study, legacy=True)
     return study
 
 
-def _objective(search: _PhaseSearch, current: dict, evaluate: Evaluate):
+def objective_for(search: PhaseSearch, current: dict, evaluate: Evaluate):
     """One trial: the phase's suggestion on top of the best point so far, cross-validated by ``evaluate``."""
     import optuna
 
@@ -259,35 +290,38 @@ def _objective(search: _PhaseSearch, current: dict, evaluate: Evaluate):
     return objective
 
 
-def stale_trials(values: list[float], better: Callable[[float, float], bool]) -> int:
-    """Finished trials since the best one (the patience rule's count): 0 when the last trial was the best."""
-    best_at = 0
-    for i, v in enumerate(values):
-        if better(v, values[best_at]):
-            best_at = i
-    return len(values) - 1 - best_at if values else 0
+def _run_phase(study, search: PhaseSearch, objective, seconds: float, deadline: float, patience: int,
+               better: Callable[[float, float], bool], spec: dict, shared: bool) -> tuple[float, bool]:
+    """Run a grid or Optuna phase as its coordinator; return the seconds spent and whether the patience rule ended it.
 
+    The phase is published to ``stage=tune_worker`` processes (``spec``: what they need to run its trials) and
+    trials are counted across every process; it ends when its trials are taken, its time is up or patience ends
+    it, then it is closed and the trials still running elsewhere may finish (until ``deadline``) before it is read.
+    A resumed study keeps its finished trials and owes only the rest. Without ``shared`` (a SQLite file) nothing is
+    published and grid points are queued one at a time."""
+    start = time.perf_counter()
+    stop_at = min(start + max(0.0, seconds), deadline)
+    if stop_at <= start:  # no time left for this phase: nothing to queue or publish
+        return 0.0, False
+    pending = [] if search.grid is None else _queue_grid(study, search.grid, search.trials, spec.get("seed", 0), shared)
 
-def _optimize(study, objective, trials: int, seconds: float, deadline: float, patience: int = 0,
-              better: Callable[[float, float], bool] = lambda a, b: a > b) -> tuple[float, bool]:
-    """Run the trials the phase still owes (a resumed study keeps its finished ones); return the seconds spent and
-    whether the patience rule stopped it (``patience`` finished trials in a row without a better value)."""
-    done = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
-    remaining = trials - len(done)
-    start, stopped = time.perf_counter(), []
+    def refill() -> bool:  # the next grid point queued; False when none is left
+        if not pending:
+            return False
+        study.enqueue_trial(pending.pop(0))
+        return True
 
-    def out_of_time(study, trial) -> None:
-        if time.perf_counter() >= deadline:
-            study.stop()
-        if patience:
-            values = [t.value for t in study.trials if t.state.name == "COMPLETE"]
-            if len(values) > patience and stale_trials(values, better) >= patience:
-                stopped.append(True)
-                study.stop()
-
-    if remaining > 0 and seconds > 0:
-        study.optimize(objective, n_trials=remaining, timeout=seconds, catch=(), callbacks=[out_of_time])
-    return time.perf_counter() - start, bool(stopped)
+    if shared:
+        shared_study.publish(study, seconds_left=stop_at - start, deadline_left=deadline - start, shared=True,
+                             grid=search.grid, space=search.space, target=search.trials, **spec)
+    try:
+        stopped = shared_study.run_trials(study, objective, target=search.trials, grid=search.grid is not None, stop_at=stop_at,
+                                          patience=patience, better=better, wait=True, refill=refill)
+    finally:
+        if shared:
+            shared_study.close(study)
+    shared_study.wait_for_running(study, deadline)
+    return time.perf_counter() - start, stopped
 
 
 def _phase_result(phase: str, study, seconds: float, regularised: bool, better: Callable[[float, float], bool]) -> PhaseResult:
@@ -303,7 +337,7 @@ def _phase_result(phase: str, study, seconds: float, regularised: bool, better: 
         best_value=None if best is None else best.value,
         best_params={} if best is None else dict(best.params),
         best_gap=None if best is None else best.user_attrs.get("gap"),
-        seconds=round(seconds, 1), regularised=regularised, curve=curve,
+        seconds=round(seconds, 1), regularised=regularised, curve=curve, workers=shared_study.workers_of(study),
     )
 
 
@@ -321,6 +355,7 @@ def tune(
     n_rows: Optional[int] = None,
     trial_rows: Optional[int] = None,
     start: Optional[dict] = None,
+    shared: Optional[dict] = None,
 ) -> TuningResult:
     """Run ``settings.phases`` for the model ``name``. ``evaluate(params, report)`` returns (cv mean, cv std, gap).
 
@@ -330,7 +365,8 @@ def tune(
     ``deadline``. A best point whose train/validation gap is above ``gap_limit`` moves the next phase towards
     regularisation. With ``n_rows`` (the training rows) the evaluation is multi-fidelity: ``evaluate(params,
     report, fidelity)``; the coarse grid halves over row samples up to ``trial_rows``, the rows every fine-grid
-    and Optuna trial uses (None or ``n_rows``: all).
+    and Optuna trial uses (None or ``n_rows``: all). ``shared`` is published with each phase for ``stage=tune_worker``
+    (what it needs to rebuild ``evaluate``, e.g. the rows the candidates are cross-validated on).
     """
     import optuna
 
@@ -339,7 +375,7 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "maximize" if METRICS[metric].greater_is_better else "minimize"
     better = (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
-    storage = storage_for(settings.storage_url)
+    storage = storage_for(settings.storage_url, settings.heartbeat_seconds)
     coarse = _searchable(search.get("coarse"), accepted_params)
     space = _searchable(search.get("optuna"), accepted_params)
     regularise = search.get("regularise") or {}
@@ -373,6 +409,7 @@ def tune(
             if not points:
                 continue
             study = _open_study(settings, name, phase, None, storage, direction)
+            study.set_user_attr(shared_study.ATTR, {"shared": False, "state": "closed", "model": name, "phase": phase})
             result, seed_params = halving_phase(phase, points, settings, study, timed, fidelity_aware, top_rows,
                                                  time.perf_counter() + seconds, deadline, better)
             if seed_params is not None and not best_params:
@@ -391,18 +428,22 @@ def tune(
             study = _open_study(settings, name, phase, phase_search.sampler, storage, direction)
             if phase_search.grid is None and best_params and not study.trials:
                 study.enqueue_trial(_clipped(best_params, phase_search.space), skip_if_exists=True)
-            spent, stale = _optimize(study, _objective(phase_search, best_params, call), phase_search.trials, seconds, deadline,
-                                     settings.patience, better)
+            spec = {"model": name, "phase": phase, "current": best_params, "rows": full.rows, "seed": seed,
+                    "sampler": settings.sampler, "direction": direction, **(shared or {})}
+            spent, stale = _run_phase(study, phase_search, objective_for(phase_search, best_params, call), seconds, deadline,
+                                      settings.patience, better, spec, shared_study.is_server(settings.storage_url))
             result = _phase_result(phase, study, spent, overfitting, better)
             result.stopped_early = stale
             result.fidelity = full.describe()
             if result.best_value is not None and (best_value is None or better(result.best_value, best_value)):
                 best_value, best_params, best_gap = result.best_value, {**best_params, **result.best_params}, result.best_gap
-            tables[phase] = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state", "duration"))
+            table = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state", "duration"))
+            tables[phase] = table[table["state"] != "WAITING"] if "state" in table else table
         results.append(result)
-        log.info("%s %s: %d trials (%d pruned) at %s, best %s %.4f%s", name, phase, result.trials_finished, result.trials_pruned,
+        log.info("%s %s: %d trials (%d pruned) at %s, best %s %.4f%s%s", name, phase, result.trials_finished, result.trials_pruned,
                  result.fidelity, metric, result.best_value if result.best_value is not None else float("nan"),
-                 " (moved towards regularisation)" if overfitting else "")
+                 " (moved towards regularisation)" if overfitting else "",
+                 f"; trials per process: {', '.join(f'{w} {n}' for w, n in result.workers.items())}" if len(result.workers) > 1 else "")
     measured = _per_row(costs)
     per_row = float(np.median(measured)) if measured else None
     return TuningResult(model=name, phases=results, best_params=best_params, best_value=best_value, trial_tables=tables,
