@@ -54,6 +54,18 @@ def _tuning(tuning) -> None:
              "null or a database URL", tuning.storage, "use null (a SQLite file under the increment) or postgresql://...")
 
 
+SCHEDULER = re.compile(r"^(tcp|tls|ucx)://[^\s:/]+:\d+$")  # a Dask scheduler address: tcp://host:port
+
+
+def _compute(compute) -> None:
+    """``conf/compute/``: where the boosters train (training/dask_compute.py); whether a scheduler answers is found at stage=train."""
+    _require("compute.name", compute.name in ("local", "dask"), "local or dask", compute.name, "use compute=local or compute=dask")
+    _require("compute.scheduler", compute.scheduler is None or bool(SCHEDULER.match(str(compute.scheduler))),
+             "null (a LocalCluster for the run) or a scheduler address such as tcp://127.0.0.1:8786", compute.scheduler)
+    for key in ("workers", "threads_per_worker", "partition_rows"):
+        _require(f"compute.{key}", compute[key] >= 1, "at least 1", compute[key])
+
+
 def _explain(explain) -> None:
     for key in ("background_rows", "explain_rows"):
         _require(f"explain.{key}", explain[key] >= 1, "at least 1", explain[key])
@@ -130,6 +142,8 @@ def validate_settings(cfg) -> None:
     _tracking(cfg.tracking)
     _tuning(cfg.tuning)
     _explain(cfg.explain)
+    if cfg.get("compute") is not None:
+        _compute(cfg.compute)
     if cfg.get("problem") is not None:
         _forecast(cfg.problem)
         _ranking(cfg.problem)
