@@ -308,6 +308,17 @@ class ServingSchema:
 
 
 @dataclass
+class ComputeSchema:
+    """Where LightGBM and XGBoost train (``conf/compute/``): ``local`` in this process, ``dask`` on a Dask cluster."""
+
+    name: str = "local"  # local | dask
+    scheduler: Optional[str] = None  # dask: null starts a LocalCluster for the run; else tcp://host:port
+    workers: int = 2  # the LocalCluster's worker processes
+    threads_per_worker: int = 1
+    partition_rows: int = 250000  # rows per Parquet partition written at stage=prepare
+
+
+@dataclass
 class PathsSchema:
     root: str = MISSING
     increments: str = MISSING
@@ -323,6 +334,7 @@ class Config:
     tracking: TrackingSchema = MISSING
     explain: ExplainSchema = field(default_factory=ExplainSchema)
     serving: ServingSchema = field(default_factory=ServingSchema)
+    compute: ComputeSchema = field(default_factory=ComputeSchema)
     paths: PathsSchema = MISSING
     stage: str = "all"
     seed: int = 42

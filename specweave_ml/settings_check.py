@@ -56,6 +56,18 @@ def _tuning(tuning) -> None:
     _require("tuning.worker_idle_seconds", tuning.worker_idle_seconds >= 0, "0 or more (seconds)", tuning.worker_idle_seconds)
 
 
+SCHEDULER = re.compile(r"^(tcp|tls|ucx)://[^\s:/]+:\d+$")  # a Dask scheduler address: tcp://host:port
+
+
+def _compute(compute) -> None:
+    """``conf/compute/``: where the boosters train (training/dask_compute.py); whether a scheduler answers is found at stage=train."""
+    _require("compute.name", compute.name in ("local", "dask"), "local or dask", compute.name, "use compute=local or compute=dask")
+    _require("compute.scheduler", compute.scheduler is None or bool(SCHEDULER.match(str(compute.scheduler))),
+             "null (a LocalCluster for the run) or a scheduler address such as tcp://127.0.0.1:8786", compute.scheduler)
+    for key in ("workers", "threads_per_worker", "partition_rows"):
+        _require(f"compute.{key}", compute[key] >= 1, "at least 1", compute[key])
+
+
 def _explain(explain) -> None:
     for key in ("background_rows", "explain_rows"):
         _require(f"explain.{key}", explain[key] >= 1, "at least 1", explain[key])
@@ -132,6 +144,8 @@ def validate_settings(cfg) -> None:
     _tracking(cfg.tracking)
     _tuning(cfg.tuning)
     _explain(cfg.explain)
+    if cfg.get("compute") is not None:
+        _compute(cfg.compute)
     if cfg.get("problem") is not None:
         _forecast(cfg.problem)
         _ranking(cfg.problem)

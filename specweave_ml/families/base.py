@@ -58,6 +58,7 @@ class FitRequest:
     on_fold: Callable[[], None] = lambda: None
     cache_dir: Optional[Path] = None  # increments/<id>/cache: derived data a family may reuse across runs (text embeddings)
     deadline: Optional[float] = None  # time.perf_counter() by which fitting must be done (the run's budget); None: none
+    compute: Any = None  # training.dask_compute.DaskSession under compute=dask (the boosters fit on its cluster); None: here
 
 
 @dataclass

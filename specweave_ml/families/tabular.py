@@ -86,7 +86,7 @@ class TabularFamily:
         r, info = request, request.split_info
         return train(r.plan, r.specs, r.train, info["features"], info["target"], r.seed, r.class_weighting,
                      r.problem.metrics.cost_ratio, on_fold=r.on_fold, tuning=r.tuning, deadline=r.deadline, ensemble=self.ensembles,
-                     positive_class=r.problem.data.positive_class)
+                     positive_class=r.problem.data.positive_class, compute=r.compute)
 
     def evaluate(self, model, train, test, split_info, plan: Plan, trained, cv: dict, seed: int, read_back) -> Evaluation:
         from specweave_ml.data.split import ROW

@@ -42,7 +42,9 @@ class ModelEntry:
       models that handle missing values), ``none``; every recipe but ``none`` turns dates into calendar features;
     * ``explainer``: ``tree`` / ``linear`` SHAP, ``kernel`` (model-agnostic), ``gradient`` (deep models), ``none``;
     * ``early_stopping``: the model can stop on a validation tail (boosted trees);
-    * ``seeded``: the estimator takes ``random_state`` for the task (``seeded_regressor`` for regression).
+    * ``seeded``: the estimator takes ``random_state`` for the task (``seeded_regressor`` for regression);
+    * ``dask_estimator``: builds the library's Dask estimator from the same parameters (``compute=dask`` trains it
+      on a cluster, ``training/dask_compute.py``); None: the model trains in this process under any compute.
     """
 
     name: str
@@ -59,6 +61,7 @@ class ModelEntry:
     extra: Optional[str] = None  # an optional library it needs (an extra of pyproject.toml): "torch" for the deep models
     # Splits on pandas ``category`` columns itself: "always", or the estimator parameter that turns it on ("" never).
     native_categories: str = ""
+    dask_estimator: Optional[Factory] = None
 
     def reads_categories(self, estimator) -> bool:
         """Whether ``estimator`` (built from this entry) takes category columns as they are."""
@@ -153,9 +156,12 @@ for _entry in (
     ModelEntry("random_forest", "tabular", TABULAR_TASKS, 3, _per_task(_sk("sklearn.ensemble", "RandomForestClassifier"),
                _sk("sklearn.ensemble", "RandomForestRegressor")), preprocess="imputed", explainer="tree"),
     ModelEntry("xgboost", "tabular", TABULAR_TASKS, 4, _per_task(_sk("xgboost", "XGBClassifier"), _sk("xgboost", "XGBRegressor")),
-               preprocess="raw", explainer="tree", early_stopping=True, requirements=XGB, native_categories="enable_categorical"),
+               preprocess="raw", explainer="tree", early_stopping=True, requirements=XGB, native_categories="enable_categorical",
+               # xgboost.dask is a module of its own: importing xgboost does not import it
+               dask_estimator=_per_task(_sk("xgboost.dask", "DaskXGBClassifier"), _sk("xgboost.dask", "DaskXGBRegressor"))),
     ModelEntry("lightgbm", "tabular", TABULAR_TASKS, 4, _per_task(_sk("lightgbm", "LGBMClassifier"), _sk("lightgbm", "LGBMRegressor")),
-               preprocess="raw", explainer="tree", early_stopping=True, requirements=LGB, native_categories="always"),
+               preprocess="raw", explainer="tree", early_stopping=True, requirements=LGB, native_categories="always",
+               dask_estimator=_per_task(_sk("lightgbm", "DaskLGBMClassifier"), _sk("lightgbm", "DaskLGBMRegressor"))),
     # Text: raw texts in (one column), TF-IDF + logistic regression, or all-MiniLM-L6-v2 embeddings + a head.
     ModelEntry("bag_of_words", "text", CLASSIFICATION, 1, _one("specweave_ml.text.models", "BagOfWords"), explainer="linear"),
     ModelEntry("text_encoder", "text", CLASSIFICATION, 5, _one("specweave_ml.text.models", "EncoderClassifier"), explainer="kernel",

@@ -14,6 +14,7 @@ from specweave_ml.fileio import write_json, write_parquet
 from specweave_ml.plan import Plan
 from specweave_ml.results import Prepared
 from specweave_ml.steps.common import require_trainable
+from specweave_ml.training import dask_compute
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ def run(ctx: Context) -> Plan:
         # Fingerprinted as written: Parquet may store a column another way (a True/False column with a gap
         # reads back as another dtype), and the later stages compare against what they read.
         info[f"{part}_fingerprint"] = fingerprint(pd.read_parquet(path))
+    if ctx.cfg.compute.name == "dask":  # the training part again, as partitioned Parquet for the Dask estimators
+        info["partitions"] = dask_compute.write_partitions(prepared.train, paths.data, ctx.cfg.compute.partition_rows,
+                                                           info["train_fingerprint"])
+    else:
+        dask_compute.remove_partitions(paths.data)
     write_json(paths.split, info)
     write_json(paths.profile, prof)
     write_params(paths.params, ctx.cfg, plan.increment)

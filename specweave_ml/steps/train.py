@@ -17,7 +17,7 @@ from specweave_ml.packaging import save_model
 from specweave_ml.results import Packaged, Trained
 from specweave_ml.steps.common import load_split, planned, progress, regularise_of, split_info
 from specweave_ml.tracking import Tracker, git_commit
-from specweave_ml.training import budget
+from specweave_ml.training import budget, dask_compute
 from specweave_ml.training.halving import halving_settings
 from specweave_ml.training.train import TuningSettings
 
@@ -170,10 +170,12 @@ def run(ctx: Context) -> Trained:
     info, frame = split_info(ctx), load_split(ctx, "train")
     n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
     deadline = training_deadline(ctx)
-    with progress(ctx, n_fits, f"{plan.increment} CV") as bar:
+    # compute=dask: one cluster for the whole fit, closed when it ends, even on failure
+    with dask_compute.session(ctx.cfg.compute, paths.data, frame, info["train_fingerprint"]) as compute, \
+            progress(ctx, n_fits, f"{plan.increment} CV") as bar:
         result = family.fit(FitRequest(plan, ctx.models, frame, info, ctx.problem, ctx.seed, ctx.selection.class_weighting.value,
                                        tuning_settings(ctx, deadline), on_fold=lambda: bar.update(1), cache_dir=paths.final / "cache",
-                                       deadline=deadline))
+                                       deadline=deadline, compute=compute))
     metric = plan.primary_metric
     meta = state.load(paths)
     keep_previous(paths, meta)

@@ -23,6 +23,7 @@ from specweave_ml.plan import Plan
 from specweave_ml.schema import ModelSchema
 from specweave_ml.training.baselines import baseline_model
 from specweave_ml.training.cv import CVResult, cross_validate
+from specweave_ml.training.dask_compute import localise
 from specweave_ml.data.labels import class_order, encode
 from specweave_ml.training.pipelines import build_pipeline, class_weights
 from specweave_ml.training.threshold import choose_threshold
@@ -118,12 +119,15 @@ def train(
     positive_class=None,
     deadline: Optional[float] = None,
     ensemble: bool = False,
+    compute=None,
 ) -> TrainingResult:
     """Baselines, the plan's candidates (its next step when time is left), tuning, and the refit of the best.
 
     ``deadline`` (``time.perf_counter()``; None: none) is when training must be done, final refit included;
     without it a tuning run gets ``tuning.budget_seconds`` for tuning alone. With ``ensemble``, a greedy ensemble of
     the candidates' out-of-fold predictions ships instead of the best one when it beats it in CV (``_ensemble``).
+    ``compute`` (``training.dask_compute.DaskSession``; None: this process) fits the models that have a Dask estimator
+    on its cluster; the model returned is a plain local one either way.
     """
     started = time.perf_counter()
     task, metric = plan.task, plan.primary_metric
@@ -136,7 +140,11 @@ def train(
     budget = Budget(deadline)
 
     def make_for(spec):
-        return model_maker(spec, task, X, features, seed)
+        make = model_maker(spec, task, X, features, seed)
+        return lambda params=None, stop=None: placed(spec.name, make(params, stop))
+
+    def placed(name, model):  # where a model trains: this process, or compute=dask's cluster
+        return model if compute is None else compute.wrap(name, model)
 
     baselines = [
         cross_validate(name, "baseline", lambda name=name: baseline_model(name, task, seed), X, y, fold, cv, task, metric, on_fold=on_fold)
@@ -177,16 +185,20 @@ def train(
     results = list(candidates.values())
     best = best_of(results, metric)
     model, threshold, rule = _refit(best, specs[best.name], chosen_params[best.name], task, X, y, frame[target].to_numpy(),
-                                    features, seed, classes, weights, cost_ratio, view.y)
+                                    features, seed, classes, weights, cost_ratio, view.y, placed)
     chosen, ensemble_report = best.name, {}
     if ensemble and len(results) >= 2:
         ensembled = _ensemble(results, specs, chosen_params, best, model, plan, X, y, frame[target].to_numpy(), view, features,
-                              seed, classes, weights, cost_ratio, budget)
+                              seed, classes, weights, cost_ratio, budget, placed)
         ensemble_report = ensembled.report
         if ensembled.model is not None:
             model, threshold, rule, chosen = ensembled.model, ensembled.threshold, ensembled.rule, ENSEMBLE
             results.append(ensembled.cv)
     spent = time.perf_counter() - started
+    if compute is not None:
+        for note in compute.notes():
+            log.info("%s", note)
+            budget.note(note)
     return TrainingResult(
         baselines=baselines,
         candidates=results,
@@ -201,7 +213,8 @@ def train(
         tuning=tuning_report,
         tuning_tables=tables,
         budget={"seconds": None if deadline is None else round(deadline - started, 1), "spent": round(spent, 1),
-                "cv_rows": view.rows or len(y), "rows": len(y), "decisions": budget.decisions},
+                "cv_rows": view.rows or len(y), "rows": len(y), "decisions": budget.decisions,
+                "compute": {"mode": "local"} if compute is None else compute.summary()},
     )
 
 
@@ -302,7 +315,7 @@ class _Ensembled:
 
 
 def _ensemble(results, specs, chosen_params, best, single, plan, X, y_encoded, y, view: CVView, features, seed, classes, weights,
-              cost_ratio, budget: Budget) -> _Ensembled:
+              cost_ratio, budget: Budget, placed=lambda name, model: model) -> _Ensembled:
     """Greedy ensemble selection (Caruana) over the candidates' out-of-fold scores; the ensemble is refitted and
     shipped only when it beats the best single model in CV (also with weights chosen without the fold scored) and
     the budget affords refitting its members. The report keeps both, with the size and latency each costs."""
@@ -328,9 +341,9 @@ def _ensemble(results, specs, chosen_params, best, single, plan, X, y_encoded, y
             fitted.append((name, single))
             continue
         params, stop = chosen_params[name]
-        member = DecisionModel(build_pipeline(specs[name], task, X, features, seed, params), task=task, early_stopping_rounds=stop,
-                               classes=classes)
-        fitted.append((name, member.fit(X, y, sample_weight=weights)))
+        member = placed(name, DecisionModel(build_pipeline(specs[name], task, X, features, seed, params), task=task,
+                                            early_stopping_rounds=stop, classes=classes))
+        fitted.append((name, localise(member.fit(X, y, sample_weight=weights))))
     threshold, rule = None, ""
     if task == "binary_classification":
         threshold, rule = choose_threshold(view.y[selection.oof_index], selection.oof_scores, cost_ratio)
@@ -345,18 +358,19 @@ def _ensemble(results, specs, chosen_params, best, single, plan, X, y_encoded, y
     return _Ensembled(report, model, cv, threshold, rule)
 
 
-def _refit(best: CVResult, spec, chosen: tuple, task: str, X, y_encoded, y, features, seed, classes, weights, cost_ratio, y_cv):
+def _refit(best: CVResult, spec, chosen: tuple, task: str, X, y_encoded, y, features, seed, classes, weights, cost_ratio, y_cv,
+           placed=lambda name, model: model):
     """The chosen candidate refitted on the whole training part, with its threshold from out-of-fold scores
-    (``y_cv``: the encoded targets of the rows it was cross-validated on)."""
+    (``y_cv``: the encoded targets of the rows it was cross-validated on); ``placed`` says where it trains."""
     params, stop = chosen
-    model = DecisionModel(build_pipeline(spec, task, X, features, seed, params), task=task,
-                          early_stopping_rounds=stop, classes=classes)
+    model = placed(spec.name, DecisionModel(build_pipeline(spec, task, X, features, seed, params), task=task,
+                                            early_stopping_rounds=stop, classes=classes))
     threshold, rule = None, ""
     if task == "binary_classification":
         threshold, rule = choose_threshold(y_cv[best.oof_index], best.oof_scores, cost_ratio)
         model.set_params(threshold=threshold)
     model.fit(X, y, sample_weight=weights)
-    return model, threshold, rule
+    return localise(model), threshold, rule
 
 
 def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSettings, seconds: float, untuned: CVResult,
