@@ -79,6 +79,7 @@ class Family(Protocol):
 
     name: str
     code: str  # the folder of this family's own learning code: its increments' dvc.yaml stages depend on it
+    # optional: ``shares_tuning`` (stage=tune_worker may join its tuning), ``ensembles`` (a greedy ensemble may ship)
 
     def serves(self, task: str, modality: str) -> bool:
         """Whether this family trains briefs of this task on this modality."""

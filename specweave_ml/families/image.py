@@ -26,6 +26,7 @@ from specweave_ml.schema import ProblemSchema
 class ImageFamily(TabularFamily):
     name = "image"
     code = "specweave_ml/vision"
+    shares_tuning = False  # a worker would rebuild the tabular evaluation, not the CNN's
     tasks = CLASSIFICATION
     notes = {"features": "pixels as they are, scaled inside each pipeline; the CNN sees them as images, with random "
                          "shifts and rotations while it trains",

@@ -26,6 +26,7 @@ class TabularFamily:
     name = "tabular"
     code = "specweave_ml/training"
     tasks = (*CLASSIFICATION, "regression")
+    shares_tuning = True  # stage=tune_worker can join its tuning (it rebuilds the trial evaluation of training/train.py)
     ensembles = True  # a greedy ensemble of the candidates ships when it beats the best one in CV (training/ensemble.py)
     notes = {"features": "imputation, scaling and encoding fitted inside each pipeline", "explanations": "SHAP",
              "endpoints": "POST /predict, /predict/batch, /explain"}

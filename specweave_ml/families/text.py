@@ -29,6 +29,7 @@ class TextFamily(TabularFamily):
     name = "text"
     code = "specweave_ml/text"
     tasks = CLASSIFICATION
+    shares_tuning = False  # a worker would rebuild the tabular evaluation, not the encoder's
     ensembles = False  # an ensemble of encoders would multiply the serving cost the load test already fails on
     notes = {"features": "raw texts: TF-IDF n-grams fitted inside each fold, or all-MiniLM-L6-v2 sentence embeddings "
                          "(cached per increment) under a logistic or MLP head",

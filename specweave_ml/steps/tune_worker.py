@@ -14,6 +14,7 @@ import time
 from specweave_ml import state
 from specweave_ml.context import Context
 from specweave_ml.errors import ConfigError
+from specweave_ml.metrics import CLASSIFICATION
 from specweave_ml.steps.common import load_split, planned, split_info
 from specweave_ml.steps.train import tuning_settings
 from specweave_ml.training.shared_study import is_server, storage_for
@@ -36,8 +37,8 @@ def check(ctx: Context) -> None:
         raise ConfigError("tuning", f"tuning={t.name} has no phases: a worker has nothing to join",
                           "compose the worker like the coordinating run, e.g. tuning=phased")
     family = ctx.trainable_family()
-    if family.name != "tabular":
-        raise ConfigError("stage", f"stage=tune_worker tunes tabular briefs; this brief is {family.name}",
+    if not getattr(family, "shares_tuning", False):
+        raise ConfigError("stage", f"stage=tune_worker joins the tuning of tabular briefs; this brief is {family.name}",
                           "tune this brief in its own run (stage=train)")
 
 
@@ -57,7 +58,7 @@ def run(ctx: Context) -> WorkerReport:
                               "compose the worker with the coordinating run's problem=, model= and tuning= overrides")
         key = (model, cv_rows)
         if key not in built:
-            view = sampled_view(X, y, fold, weights, cv_rows, ctx.seed, task != "regression")
+            view = sampled_view(X, y, fold, weights, cv_rows, ctx.seed, task in CLASSIFICATION)
             built[key] = (model_maker(ctx.models[model], task, X, features, ctx.seed), view)
         make, view = built[key]
         return trial_evaluator(model, make, plan, view, ctx.seed, settings, until)

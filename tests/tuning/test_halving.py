@@ -189,10 +189,10 @@ def test_each_phase_gets_its_share_of_the_time_left(tmp_path):
     from specweave_ml.training.tuning import tune
 
     def evaluate(params, report, fidelity):
-        time.sleep(0.1)
+        time.sleep(0.3)
         return _score(params), 0.0, 0.0
 
-    budget = 1.5
+    budget = 4.5  # an evaluation costs 0.3 s plus the storage's own ~0.1-0.2 s per trial (more on a busy machine)
     start = time.perf_counter()
     result = tune(_settings(tmp_path, ["coarse", "fine", "optuna"]), name="m", search=SEARCH,
                   accepted_params={"max_depth", "learning_rate"}, evaluate=evaluate, metric="roc_auc",
