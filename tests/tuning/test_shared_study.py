@@ -230,4 +230,4 @@ def test_a_worker_needs_a_server_storage_and_a_prepared_split(tmp_path, pg_url):
     assert untuned.returncode == 2 and untuned.stderr.startswith("error: tuning: tuning=none has no phases"), untuned.stderr
     text = _cli(tmp_path, "problem=rotten_tomatoes", "tuning=phased", "tracking=off", "stage=tune_worker",
                 f"tuning.storage={pg_url}", timeout=120)
-    assert text.returncode == 2 and text.stderr.startswith("error: stage: stage=tune_worker tunes tabular briefs"), text.stderr
+    assert text.returncode == 2 and text.stderr.startswith("error: stage: stage=tune_worker joins the tuning of tabular briefs"), text.stderr
