@@ -110,13 +110,17 @@ def check_time(column: pd.Series) -> None:
 
 
 def _id_like(col: pd.Series, n_rows: int) -> bool:
-    if n_rows < 20 or col.nunique(dropna=False) != n_rows:
+    """Unique per row, and named like an ID, or monotonic integers, or text. The cheap tests run first: counting
+    the distinct values builds a hash table of the column, which at 10M rows of floats cost seconds per column."""
+    if n_rows < 20:
         return False
     if ID_NAME.search(str(col.name)):
-        return True
-    if pd.api.types.is_integer_dtype(col):
-        return bool(col.is_monotonic_increasing or col.is_monotonic_decreasing)
-    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+        shaped = True
+    elif pd.api.types.is_integer_dtype(col):
+        shaped = bool(col.is_monotonic_increasing or col.is_monotonic_decreasing)
+    else:
+        shaped = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+    return shaped and col.nunique(dropna=False) == n_rows
 
 
 def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> CheckedData:
@@ -170,8 +174,31 @@ def check_frame(frame: pd.DataFrame, problem: ProblemSchema, cv_folds: int) -> C
         frame = frame.copy(deep=False)
         for c, values in cleaned.items():
             frame[c] = values
-    duplicates = int(frame.duplicated().sum())
+    duplicates = duplicate_rows(frame)
     if duplicates:
         findings.append(Finding("duplicate_rows", None, f"{duplicates} rows are exact duplicates of earlier rows ({duplicates / len(frame):.2%})"))
     return CheckedData(features=features, findings=findings, duplicate_rows=duplicates,
                        columns={str(c): r.to_dict() for c, r in readings.items()}, frame=frame)
+
+
+def duplicate_rows(frame: pd.DataFrame) -> int:
+    """Rows that repeat an earlier row exactly (what ``frame.duplicated().sum()`` counts), in linear time.
+
+    ``DataFrame.duplicated`` factorises every column into a hash table of its own and grows faster than the rows:
+    on 31 float columns it took 2.3 s at 500k rows, 8.5 s at 1M and most of fetch's 192 s at 10M. Here each row is
+    hashed, one column at a time (so no copy of the frame is made), and only the rows whose hash repeats are
+    compared exactly, so a collision never counts as a duplicate. Hashes are of the bits, so floats are first made
+    canonical (``-0.0`` is ``0.0``, every NaN the same NaN), as equality sees them. A column of Python objects
+    (mixed types, where ``1 == 1.0`` but their hashes differ) keeps pandas' own count.
+    """
+    if len(frame) < 2 or any(pd.api.types.is_object_dtype(t) for t in frame.dtypes):
+        return int(frame.duplicated().sum()) if len(frame) > 1 else 0
+    row_hash = np.zeros(len(frame), dtype=np.uint64)
+    for _, col in frame.items():
+        if pd.api.types.is_float_dtype(col.dtype):
+            values = col.to_numpy(dtype="float64", na_value=np.nan)
+            col = pd.Series(np.where(np.isnan(values), np.nan, values + 0.0), copy=False)
+        column_hash = pd.util.hash_pandas_object(col, index=False).to_numpy()
+        row_hash = (row_hash * np.uint64(1_000_003)) ^ column_hash  # wraps modulo 2**64, as a hash combine should
+    repeated = pd.Series(row_hash, copy=False).duplicated(keep=False).to_numpy()
+    return int(frame[repeated].duplicated().sum()) if repeated.any() else 0

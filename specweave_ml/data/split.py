@@ -68,7 +68,10 @@ def make_split(frame: pd.DataFrame, plan: SplitPlan, target: str, seed: int) -> 
     info: dict = {"strategy": plan.strategy, "cv_strategy": plan.cv_strategy, "cv_folds": plan.cv_folds, "test_size": plan.test_size}
     if plan.strategy == "time":
         # Stable sort: rows with the same time keep their order; the cut leaves no train row after a test row.
-        ordered = frame.sort_values(plan.time_column, kind="stable").reset_index(drop=True)
+        # Data already in time order (most logs are) is not sorted again: a stable sort would return the same rows,
+        # through one more copy of the frame (2.3 GiB at 10M rows x 31 columns, at prepare's peak of memory).
+        ordered = frame if frame[plan.time_column].is_monotonic_increasing else \
+            frame.sort_values(plan.time_column, kind="stable").reset_index(drop=True)
         cut = int(round(len(ordered) * (1 - plan.test_size)))
         train, test = ordered.iloc[:cut].copy(), ordered.iloc[cut:].copy()
         info["train_time_range"] = [str(train[plan.time_column].min()), str(train[plan.time_column].max())]
