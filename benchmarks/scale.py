@@ -110,10 +110,14 @@ def mode_available(code: Path, mode: str) -> bool:
     return mode == "local" or (code / "conf" / "compute" / f"{mode}.yaml").exists()
 
 
-def command(stage: str, source: Path, budget: float, mode: str, workers: int) -> list[str]:
+def command(stage: str, source: Path, budget: float, mode: str, workers: int, threads: int = 1) -> list[str]:
+    """The stage as a user runs it; ``threads`` > 1 gives the local boosters that many threads (the framework's
+    default is one: see conf/model/lightgbm.yaml), the fair comparison with ``workers`` one-thread Dask workers."""
     cmd = [sys.executable, "-m", "specweave_ml", f"stage={stage}", "problem=fraud", f"problem.data.source={source}",
            "tuning=none", f"problem.constraints.budget_minutes={budget:g}", "progress=false"]
-    return cmd + ([f"compute={mode}", f"compute.workers={workers}"] if mode != "local" else [])
+    if mode != "local":
+        return cmd + [f"compute={mode}", f"compute.workers={workers}"]
+    return cmd + ([f"models.{m}.params.n_jobs={threads}" for m in ("lightgbm", "xgboost")] if threads > 1 else [])
 
 
 def holdout_score(root: Path) -> Optional[float]:
@@ -137,20 +141,21 @@ def generated(rows: int, seed: int) -> Path:
 
 def bench(rows: int, mode: str, args, code: Path) -> list[dict]:
     """Every stage for one size and mode; rows of the table (a failed stage ends the sequence)."""
-    base = {"rows": rows, "mode": mode if mode == "local" else f"{mode} x{args.workers}"}
+    label = (f"local {args.local_threads}t" if args.local_threads > 1 else "local") if mode == "local" else f"{mode} x{args.workers}"
+    base = {"rows": rows, "mode": label}
     if not mode_available(code, mode):
         print(f"{rows:>11,}  {base['mode']:<9} not available (no conf/compute/{mode}.yaml in {code})", flush=True)
         return [base | {"stage": "-", "status": "not available"}]
     source = generated(rows, args.seed)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")])}
-    keep = RESULTS / f"run-{rows}-{mode}"
+    keep = RESULTS / f"run-{rows}-{label.replace(' ', '-')}"
     root = Path(tempfile.mkdtemp(prefix=f"scale-{rows}-{mode}-", dir=args.scratch))
     env["SPECWEAVE_ROOT"] = str(root)
     out, failed = [], False
     for stage in args.stages:
         log = root / f"{stage}.log"
         nice = ["nice", "-n", str(args.nice)] if args.nice else []
-        measured = run_stage(nice + command(stage, source, args.budget, mode, args.workers), env, root, log)
+        measured = run_stage(nice + command(stage, source, args.budget, mode, args.workers, args.local_threads), env, root, log)
         row = base | {"stage": stage, "status": "ok" if measured["rc"] == 0 else f"failed ({measured['rc']})",
                       **{k: measured[k] for k in ("seconds", "peak_gib", "max_process_gib")}}
         if stage == "evaluate" and measured["rc"] == 0:
@@ -211,6 +216,8 @@ def main() -> None:
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
                         help="the first stages only (each needs the ones before it), e.g. fetch prepare")
     parser.add_argument("--workers", type=int, default=2, help="Dask LocalCluster workers (compute.workers)")
+    parser.add_argument("--local-threads", type=int, default=1,
+                        help="threads of LightGBM and XGBoost in local mode (default 1, the framework's own default)")
     parser.add_argument("--budget", type=float, default=5.0, help="problem.constraints.budget_minutes (default 5)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated data")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the stages (0: none)")
