@@ -8,7 +8,6 @@ its web UI calls, and the model through the registry, as a teammate on another m
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,9 @@ import pandas as pd
 import pytest
 
 from specweave_ml.packaging import load_model
+from specweave_ml.serving.server import free_port
 
 EXPERIMENT = "specweave-ml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -22,18 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from specweave_ml.serving.server import free_port
+
 pytestmark = pytest.mark.slow
 
 BRIEF = ["problem=breast_cancer", "model=lightgbm", "tuning=phased", "tracking=off", "progress=false", "selection.cv_folds=3",
          "problem.constraints.budget_minutes=4", "tuning.max_trials.coarse=6", "tuning.max_trials.fine=6",
          "tuning.max_trials.optuna=8", "tuning.patience=0", "tuning.heartbeat_seconds=1", "tuning.worker_idle_seconds=60"]
 INCREMENT = "0002-breast-cancer"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +46,7 @@ def postgres():
         as_pg = ["runuser", "-u", "postgres", "--"]
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     run = dict(check=True, capture_output=True, text=True, timeout=120)
     started = False
     try:
@@ -212,7 +208,7 @@ def test_a_worker_killed_mid_trial_loses_no_finished_trial_and_its_trial_is_retr
 
 
 def test_a_storage_that_cannot_be_reached_is_one_clear_error_and_nothing_is_written(tmp_path, postgres):
-    url = f"postgresql://postgres@127.0.0.1:{_free_port()}/nothing"  # a port nothing listens on
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"  # a port nothing listens on
     done = _cli(tmp_path, *BRIEF, "stage=all", f"tuning.storage={url}", timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith("error: tuning.storage: could not open the Optuna storage") and "Fix:" in done.stderr
