@@ -165,6 +165,9 @@ def render_plan(plan: Plan, record: Record) -> str:
                   f"(the run's start-up, fetch and prepare spent, the stages after it reserved) and took {seconds(spent['spent'])}.",
                   f"- Candidates cross-validated on {spent['cv_rows']:,} of {spent['rows']:,} training rows.",
                   *[f"- {d}." for d in spent.get("decisions", [])]]
+    refit = record.trained.refit if record.trained else {}
+    if refit:
+        lines += ["", "## The model that ships", "", f"- Shipped: {refit['why']}."]
     ens = record.trained.ensemble if record.trained else {}
     if ens:
         best = ens["best_single"]
@@ -198,6 +201,8 @@ def results_lines(results: dict) -> list[str]:
     ]
     if results.get("threshold") is not None:
         lines.append(f"- Decision threshold: {results['threshold']:.4f} ({results['threshold_rule']}).")
+    elif results.get("threshold_rule"):
+        lines.append(f"- Decision rule: {results['threshold_rule']}.")
     if results.get("majority_accuracy") is not None:
         lines.append(f"- A majority-class model would score accuracy {results['majority_accuracy']:.4f} here.")
     for gate in results.get("gates", []):

@@ -55,7 +55,8 @@ class IncrementPaths:
     test = property(lambda self: self.root / "data" / "test.parquet")
     split = property(lambda self: self.root / "data" / "split.json")
     # model (DVC)
-    model = property(lambda self: self.root / "models" / "champion")
+    model = property(lambda self: self.root / "models" / "champion")  # what ships (refitted on every row: selection.refit_on_all)
+    evaluated_model = property(lambda self: self.root / "models" / "evaluated")  # what the holdout scored (training rows only)
     previous_model = property(lambda self: self.root / "models" / "previous")
     # The replaced champion's record (training, CV, evaluation), kept beside it: on rollback it follows its model.
     previous_record = property(lambda self: self.root / "models" / "previous.record")

@@ -110,7 +110,8 @@ class Trained(StageResult):
     tuning: dict = field(default_factory=dict)
     budget: dict = field(default_factory=dict)  # training's seconds given and spent, CV rows, what the budget decided
     ensemble: dict = field(default_factory=dict)  # the greedy ensemble: members, weights, CV against the best one, verdict, cost
-    model: dict = field(default_factory=dict)  # name, path, sha256, requirements
+    model: dict = field(default_factory=dict)  # name, path, sha256, requirements; evaluated_path, evaluated_sha256
+    refit: dict = field(default_factory=dict)  # shipped ("refit" | "evaluated"), rows, rows_train, seconds, why
     tracking: dict = field(default_factory=dict)  # uri, parent_run_id, child_runs
 
 
@@ -224,12 +225,13 @@ class Record:
         root = Path(root)
         meta = read_json(root / "metadata.json") if (root / "metadata.json").exists() else {}
         champion = (meta.get("model") or {}).get("sha256")
+        scored = (meta.get("model") or {}).get("evaluated_sha256") or champion  # the holdout scored it; the champion may be its refit
         evaluated, packaged = Evaluated.load(root, strict=False), Packaged.load(root, strict=False)
         trained = Trained.load(root, strict=False)
         explanation, loadtest = Explanation.load(root, strict=False), LoadTested.load(root, strict=False)
         return cls(
             meta=meta, prepared=Prepared.load(root, strict=False), trained=trained,
-            evaluated=evaluated if evaluated and evaluated.model_sha256 == champion else None,
+            evaluated=evaluated if evaluated and evaluated.model_sha256 == scored else None,
             explanation=explanation if explanation and explanation.model_sha256 == champion else None,
             packaged=packaged if packaged and packaged.sha256 == champion else None,
             readiness=Readiness.load(root, strict=False),

@@ -213,6 +213,9 @@ class SelectionSchema:
     cv_folds: int = 5
     test_size: float = 0.25
     class_weighting: ClassWeighting = ClassWeighting.sqrt  # row weights on imbalanced data
+    # The chosen model, once evaluated, is refitted on the training and holdout rows and that fit ships (families that
+    # refit: tabular); models/evaluated keeps the one the holdout scored. False: the evaluated model ships.
+    refit_on_all: bool = True
     gates: GatesSchema = field(default_factory=GatesSchema)
 
 

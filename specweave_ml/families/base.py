@@ -59,6 +59,7 @@ class FitRequest:
     cache_dir: Optional[Path] = None  # increments/<id>/cache: derived data a family may reuse across runs (text embeddings)
     deadline: Optional[float] = None  # time.perf_counter() by which fitting must be done (the run's budget); None: none
     compute: Any = None  # training.dask_compute.DaskSession under compute=dask (the boosters fit on its cluster); None: here
+    refit_rows: int = 0  # rows of the refit on every row that follows (selection.refit_on_all), whose time fitting leaves free
 
 
 @dataclass
@@ -79,7 +80,9 @@ class Family(Protocol):
 
     name: str
     code: str  # the folder of this family's own learning code: its increments' dvc.yaml stages depend on it
-    # optional: ``shares_tuning`` (stage=tune_worker may join its tuning), ``ensembles`` (a greedy ensemble may ship)
+    # optional: ``shares_tuning`` (stage=tune_worker may join its tuning), ``ensembles`` (a greedy ensemble may ship),
+    # ``refits`` with ``refit(model, rows, split_info, plan, classes, class_weighting)`` (the chosen model refitted on the
+    # training and holdout rows ships; the one evaluated stays in models/evaluated)
 
     def serves(self, task: str, modality: str) -> bool:
         """Whether this family trains briefs of this task on this modality."""

@@ -27,6 +27,7 @@ class ImageFamily(TabularFamily):
     name = "image"
     code = "specweave_ml/vision"
     shares_tuning = False  # a worker would rebuild the tabular evaluation, not the CNN's
+    refits = False  # ships the model evaluated: a refit on every row would fit the network (or encode every text) again
     tasks = CLASSIFICATION
     notes = {"features": "pixels as they are, scaled inside each pipeline; the CNN sees them as images, with random "
                          "shifts and rotations while it trains",

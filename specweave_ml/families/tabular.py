@@ -28,6 +28,7 @@ class TabularFamily:
     tasks = (*CLASSIFICATION, "regression")
     shares_tuning = True  # stage=tune_worker can join its tuning (it rebuilds the trial evaluation of training/train.py)
     ensembles = True  # a greedy ensemble of the candidates ships when it beats the best one in CV (training/ensemble.py)
+    refits = True  # the chosen model is refitted on every row to ship (training/refit.py, selection.refit_on_all)
     notes = {"features": "imputation, scaling and encoding fitted inside each pipeline", "explanations": "SHAP",
              "endpoints": "POST /predict, /predict/batch, /explain"}
 
@@ -87,7 +88,14 @@ class TabularFamily:
         r, info = request, request.split_info
         return train(r.plan, r.specs, r.train, info["features"], info["target"], r.seed, r.class_weighting,
                      r.problem.metrics.cost_ratio, on_fold=r.on_fold, tuning=r.tuning, deadline=r.deadline, ensemble=self.ensembles,
-                     positive_class=r.problem.data.positive_class, compute=r.compute)
+                     positive_class=r.problem.data.positive_class, compute=r.compute, refit_rows=r.refit_rows)
+
+    def refit(self, model, rows: pd.DataFrame, split_info: dict, plan: Plan, trained_classes, class_weighting: str):
+        """The fitted ``model`` fitted again, as it was chosen, on ``rows`` (the training and holdout parts)."""
+        from specweave_ml.training.refit import refit_on_all
+
+        return refit_on_all(model, rows, split_info["features"], split_info["target"], plan.task, plan.imbalanced,
+                            class_weighting, trained_classes)
 
     def evaluate(self, model, train, test, split_info, plan: Plan, trained, cv: dict, seed: int, read_back) -> Evaluation:
         from specweave_ml.data.split import ROW

@@ -31,6 +31,7 @@ class TextFamily(TabularFamily):
     tasks = CLASSIFICATION
     shares_tuning = False  # a worker would rebuild the tabular evaluation, not the encoder's
     ensembles = False  # an ensemble of encoders would multiply the serving cost the load test already fails on
+    refits = False  # ships the model evaluated: a refit on every row would fit the network (or encode every text) again
     notes = {"features": "raw texts: TF-IDF n-grams fitted inside each fold, or all-MiniLM-L6-v2 sentence embeddings "
                          "(cached per increment) under a logistic or MLP head",
              "explanations": "SHAP (n-grams of the TF-IDF model; tokens of sample texts)",

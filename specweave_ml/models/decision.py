@@ -51,6 +51,9 @@ class DecisionModel(BaseEstimator):
         The share of rows, taken from the end, that early stopping watches.
     classes : array-like or None
         An explicit class order (the positive class last); sorted labels when None.
+    class_scale : array-like or None
+        Multiclass tasks: a weight per class (in class order) on the probabilities; ``predict`` answers the class
+        of the highest weighted probability (``training.threshold.choose_class_scale``). None: the highest probability.
 
     Attributes
     ----------
@@ -80,12 +83,14 @@ class DecisionModel(BaseEstimator):
         "early_stopping_rounds": [Interval(Integral, 0, None, closed="left"), None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "classes": ["array-like", None],
+        "class_scale": ["array-like", None],
     }
 
     def __init__(self, pipeline=None, task="binary_classification", threshold=0.5, early_stopping_rounds=None,
-                 validation_fraction=0.1, classes=None):
+                 validation_fraction=0.1, classes=None, class_scale=None):
         self.pipeline = pipeline
         self.classes = classes
+        self.class_scale = class_scale
         self.task = task
         self.threshold = threshold
         self.early_stopping_rounds = early_stopping_rounds
@@ -184,6 +189,8 @@ class DecisionModel(BaseEstimator):
         if self.task == "binary_classification":
             return self.classes_[(np.asarray(scores) >= self.threshold).astype(int)]
         if self.task == "multiclass_classification":
+            scale = getattr(self, "class_scale", None)  # models saved before it existed decide by argmax
+            scores = np.asarray(scores) if scale is None else np.asarray(scores) * np.asarray(scale, dtype=float)
             return self.classes_[np.argmax(scores, axis=1)]
         return np.asarray(scores)
 

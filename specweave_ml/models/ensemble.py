@@ -60,13 +60,15 @@ class WeightedEnsemble(BaseEstimator):
         "task": [StrOptions({*CLASSIFICATION_TASKS, "regression"})],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "classes": ["array-like", None],
+        "class_scale": ["array-like", None],
     }
 
-    def __init__(self, members=None, weights=None, task="binary_classification", threshold=0.5, classes=None):
+    def __init__(self, members=None, weights=None, task="binary_classification", threshold=0.5, classes=None, class_scale=None):
         self.members = members
         self.weights = weights
         self.task = task
         self.threshold = threshold
+        self.class_scale = class_scale
         self.classes = classes
 
     def __sklearn_tags__(self):
@@ -94,10 +96,11 @@ class WeightedEnsemble(BaseEstimator):
         return self._adopt(names, fitted, weights, X)
 
     @classmethod
-    def from_fitted(cls, members, weights, task, threshold=0.5, classes=None, X=None) -> "WeightedEnsemble":
+    def from_fitted(cls, members, weights, task, threshold=0.5, classes=None, X=None, class_scale=None) -> "WeightedEnsemble":
         """An ensemble of members already fitted on the same rows (no refit); ``X`` (a few of those rows, or None)
         records the input columns, else they are taken from the first member."""
-        model = cls(members=list(members), weights=list(weights), task=task, threshold=threshold, classes=classes)
+        model = cls(members=list(members), weights=list(weights), task=task, threshold=threshold, classes=classes,
+                    class_scale=class_scale)
         model._validate_params()
         names, w = model._checked_members()
         for name, member in model.members:

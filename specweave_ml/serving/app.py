@@ -175,7 +175,9 @@ class _Serving:
             return _unscorable(err)
         with np.errstate(all="ignore"):
             result = explain(champion.model, background, frame, task, champion.explainer)
-        cls = int(np.argmax(scores[0])) if task == "multiclass_classification" else None
+        scale = getattr(champion.model, "class_scale", None)  # the class it decides, its weighted probability the highest
+        cls = (int(np.argmax(np.asarray(scores[0]) * (1.0 if scale is None else np.asarray(scale, dtype=float))))
+               if task == "multiclass_classification" else None)
         shap_values, base = result.for_class(None if cls is None else np.array([cls]))
         if not (np.isfinite(shap_values).all() and np.isfinite(base).all()):
             return _unscorable(Unscorable(champion.blame(0, values(row))))

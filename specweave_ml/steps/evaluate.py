@@ -50,11 +50,20 @@ def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: lis
             "ready": not reasons, "reasons": reasons, "warnings": warnings}
 
 
+def evaluated_sha256(meta: dict):
+    """The hash of the model the holdout scores: ``models/evaluated`` (an older increment's, or one rolled back to: the
+    champion's)."""
+    model = meta.get("model", {})
+    return model.get("evaluated_sha256") or model.get("sha256")
+
+
 def run(ctx: Context) -> Evaluated:
     plan, paths, family = planned(ctx), ctx.paths, ctx.trainable_family()
     trained, cv = Trained.require(paths.root), read_json(paths.cv)
     meta = state.load(paths)
-    model = load_model(paths.model, meta.get("model", {}).get("sha256"))
+    evaluated_sha = evaluated_sha256(meta)
+    # the model fitted on the training rows alone: the one that ships may have been refitted on these holdout rows
+    model = load_model(paths.evaluated_model if meta.get("model", {}).get("evaluated_sha256") else paths.model, evaluated_sha)
     info, train, test = split_info(ctx), load_split(ctx, "train"), load_split(ctx, "test")
 
     def read_back(predictions: pd.DataFrame) -> pd.DataFrame:  # every number comes from the saved file
@@ -72,7 +81,7 @@ def run(ctx: Context) -> Evaluated:
         chosen=cv["chosen"], primary_metric=metric, cv_mean=chosen_cv["mean"], cv_std=chosen_cv["std"], holdout=ev.metrics,
         threshold=trained.threshold, threshold_rule=trained.threshold_rule, majority_accuracy=ev.majority_accuracy,
         details=ev.details, intervals=ev.intervals, rows_test=len(ev.predictions), predictions=paths.relative(paths.predictions),
-        model_sha256=meta["model"]["sha256"], **judged,
+        model_sha256=evaluated_sha, **judged,
         tasks={"T-007": {"status": state.DONE if judged["ready"] else state.FAILED,
                          "note": note + ("" if judged["ready"] else f"; NOT READY: {'; '.join(judged['reasons'])}")}})
     plots = family.plots(ev.predictions, plan, trained.classes, paths.plots, paths.curves)

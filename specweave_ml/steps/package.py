@@ -16,6 +16,11 @@ from specweave_ml.tracking import Tracker
 log = logging.getLogger(__name__)
 
 
+def refitted(trained: Trained) -> str:
+    refit = trained.refit or {}
+    return f", refitted on all {refit['rows']:,} rows" if refit.get("shipped") == "refit" else ""
+
+
 def run(ctx: Context) -> Packaged:
     plan, paths, family = planned(ctx), ctx.paths, ctx.trainable_family()
     meta, trained = state.load(paths), Trained.require(paths.root)
@@ -23,7 +28,8 @@ def run(ctx: Context) -> Packaged:
     model = load_model(paths.model, model_meta.get("sha256"))
     example = family.example_input(load_split(ctx, "train"), split_info(ctx))
     evaluated = Evaluated.load(paths.root)
-    ready = bool(evaluated and evaluated.model_sha256 == model_meta["sha256"] and evaluated.ready)
+    evaluated_sha = model_meta.get("evaluated_sha256") or model_meta["sha256"]  # the shipped model may be its refit on every row
+    ready = bool(evaluated and evaluated.model_sha256 == evaluated_sha and evaluated.ready)
     explainer = family.reference(paths, model, example, model_meta, ctx.cfg, ctx.seed)
     write_dockerfile(paths, ctx.cfg.paths.root, server_config(ctx.cfg.serving, paths, with_challenger=False), model_meta)
     # Last of what can fail: the registry, which no rollback of this stage's files could undo.
@@ -38,7 +44,7 @@ def run(ctx: Context) -> Packaged:
     result = Packaged(model=model_meta["name"], sha256=model_meta["sha256"], registered=registered,
                       reference_profile=paths.relative(paths.reference_profile), dockerfile=paths.relative(paths.dockerfile),
                       tasks={"T-009": {"status": state.DONE, "note": f"MLflow model at {trained.model['path']} "
-                                       f"(sha256 {model_meta['sha256'][:12]}); {where}"}})
+                                       f"(sha256 {model_meta['sha256'][:12]}{refitted(trained)}); {where}"}})
     model_meta["registered"] = registered
     state.record(paths, meta, result, status="packaged" if meta.get("status") == "evaluated" else None)
     state.save(paths, meta)

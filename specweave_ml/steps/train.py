@@ -7,6 +7,8 @@ import shutil
 import time
 from typing import Callable, Optional
 
+import pandas as pd
+
 from specweave_ml import docs, state
 from specweave_ml.context import Context
 from specweave_ml.families.base import FitRequest
@@ -134,7 +136,8 @@ def keep_previous(paths, meta: dict) -> None:
     shutil.copytree(paths.model, paths.previous_model)
     packaged = Packaged.load(paths.root, strict=False)
     registered = champion.get("registered") or (packaged.registered if packaged and packaged.sha256 == champion.get("sha256") else None)
-    meta["previous_model"] = {**champion, "registered": registered, "sha256": directory_hash(paths.previous_model)}
+    kept = {k: v for k, v in champion.items() if k != "evaluated_sha256"}  # models/evaluated is not kept: the next train replaces it
+    meta["previous_model"] = {**kept, "registered": registered, "sha256": directory_hash(paths.previous_model)}
     shutil.rmtree(paths.previous_record, ignore_errors=True)
     trained = Trained.load(paths.root, strict=False)
     if trained is None or trained.model.get("sha256") != champion.get("sha256"):
@@ -165,9 +168,38 @@ def task_notes(ctx: Context, result, metric: str, digest: str, family) -> dict:
     return {tid: {"status": s, "note": n} for tid, (s, n) in notes.items()}
 
 
+def ship(ctx: Context, family, result, frame, info: dict, deadline: float, plan):
+    """The model that ships (``training.refit``): the chosen one refitted on the training and holdout rows when
+    ``selection.refit_on_all`` is on, the family refits and the budget affords it; else the one evaluated. The
+    decision is said in the budget's decisions and returned with the rows it used."""
+    from specweave_ml.training.refit import Refit, affordable, estimated_seconds
+
+    rows_test = int(info.get("rows_test") or 0)
+    if not ctx.selection.refit_on_all:
+        return Refit(None, len(frame), "selection.refit_on_all=false: the model evaluated on the holdout ships")
+    if not getattr(family, "refits", False):
+        return Refit(None, len(frame), f"the {family.name} family ships the model evaluated on the holdout (it does not refit)")
+    if rows_test == 0:
+        return Refit(None, len(frame), "no holdout rows to add: the model evaluated ships")
+    final_fit = float((getattr(result, "budget", None) or {}).get("final_fit_seconds") or 0.0)
+    estimate = estimated_seconds(final_fit, len(frame), len(frame) + rows_test)
+    left = None if not ctx.problem.constraints.budget_minutes else max(0.0, deadline - time.perf_counter())
+    if not affordable(estimate, left):
+        return Refit(None, len(frame), f"not refitted on every row: it would take about {estimate:.0f} s and training had "
+                                       f"{left:.0f} s left; the model evaluated on the holdout ships")
+    rows = pd.concat([frame, load_split(ctx, "test")], ignore_index=True)  # in the split's order: the holdout last
+    started = time.perf_counter()
+    model = family.refit(result.model, rows, info, plan, result.classes, result.weighting)
+    took = time.perf_counter() - started
+    return Refit(model, len(rows), f"{result.chosen} refitted on all {len(rows):,} rows (the {len(frame):,} training rows and "
+                 f"the {rows_test:,} of the holdout) in {took:.1f} s, as it was chosen; the holdout metrics are those of the "
+                 f"same configuration fitted on the training rows alone (models/evaluated)", round(took, 2))
+
+
 def run(ctx: Context) -> Trained:
     plan, paths, family = planned(ctx), ctx.paths, ctx.trainable_family()
     info, frame = split_info(ctx), load_split(ctx, "train")
+    refits = ctx.selection.refit_on_all and getattr(family, "refits", False)
     n_fits = (len(plan.baselines) + len(plan.candidates)) * plan.split.cv_folds
     deadline = training_deadline(ctx)
     # compute=dask: one cluster for the whole fit, closed when it ends, even on failure
@@ -175,13 +207,23 @@ def run(ctx: Context) -> Trained:
             progress(ctx, n_fits, f"{plan.increment} CV") as bar:
         result = family.fit(FitRequest(plan, ctx.models, frame, info, ctx.problem, ctx.seed, ctx.selection.class_weighting.value,
                                        tuning_settings(ctx, deadline), on_fold=lambda: bar.update(1), cache_dir=paths.final / "cache",
-                                       deadline=deadline, compute=compute))
+                                       deadline=deadline, compute=compute,
+                                       refit_rows=int(info.get("rows_test") or 0) if refits else 0))
+    shipped = ship(ctx, family, result, frame, info, deadline, plan)
+    log.info("shipped model: %s", shipped.why)
     metric = plan.primary_metric
     meta = state.load(paths)
     keep_previous(paths, meta)
     members = getattr(result.model, "names_", [result.chosen])  # a shipped ensemble needs what each member needs
     requirements = sorted({r for name in members for r in entry(name).pip_requirements})
-    digest = save_model(result.model, paths.model, family.example_input(frame, info), requirements)
+    example = family.example_input(frame, info)
+    evaluated_digest = save_model(result.model, paths.evaluated_model, example, requirements)
+    if shipped.model is None:  # the evaluated model ships: the same files
+        shutil.rmtree(paths.model, ignore_errors=True)
+        shutil.copytree(paths.evaluated_model, paths.model)
+        digest = evaluated_digest
+    else:
+        digest = save_model(shipped.model, paths.model, example, requirements)
     tuning_files = write_tuning(paths, result, metric)
     write_json(paths.cv, cv_report(plan, result, lambda name: regularise_of(ctx, name)))
     chosen = next(r for r in result.candidates if r.name == result.chosen)
@@ -191,9 +233,11 @@ def run(ctx: Context) -> Trained:
         threshold_rule=result.threshold_rule, class_weighting=result.weighting, classes=result.classes,
         params={k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
         tuning=result.tuning, budget=getattr(result, "budget", {}), ensemble=getattr(result, "ensemble", {}), tracking=track(ctx, plan, result, info, meta, tuning_files),
-        model={"name": result.chosen, "path": paths.relative(paths.model), "sha256": digest, "requirements": requirements},
+        model={"name": result.chosen, "path": paths.relative(paths.model), "sha256": digest, "requirements": requirements,
+               "evaluated_path": paths.relative(paths.evaluated_model), "evaluated_sha256": evaluated_digest},
+        refit=shipped.summary(len(frame)),
         tasks=task_notes(ctx, result, metric, digest, family))
-    meta["model"] = {"name": result.chosen, "sha256": digest, "registered": None}
+    meta["model"] = {"name": result.chosen, "sha256": digest, "evaluated_sha256": evaluated_digest, "registered": None}
     state.record(paths, meta, trained, status="trained")
     state.save(paths, meta)
     docs.write_all(paths, plan, ctx.problem)

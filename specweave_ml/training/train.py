@@ -26,7 +26,7 @@ from specweave_ml.training.cv import CVResult, cross_validate
 from specweave_ml.training.dask_compute import localise
 from specweave_ml.data.labels import class_order, encode
 from specweave_ml.training.pipelines import build_pipeline, class_weights
-from specweave_ml.training.threshold import choose_threshold
+from specweave_ml.training.threshold import choose_class_scale, choose_threshold
 from specweave_ml.training.budget import PROBE_ROWS, Budget, affordable_rows, cv_fit_rows
 from specweave_ml.training.halving import Fidelity, at_fidelity, sample_rows, tuning_rows
 from specweave_ml.training.tuning import TuningSettings, storage_for, tune  # TuningSettings: re-exported for steps.train
@@ -120,6 +120,7 @@ def train(
     deadline: Optional[float] = None,
     ensemble: bool = False,
     compute=None,
+    refit_rows: int = 0,
 ) -> TrainingResult:
     """Baselines, the plan's candidates (its next step when time is left), tuning, and the refit of the best.
 
@@ -127,7 +128,8 @@ def train(
     without it a tuning run gets ``tuning.budget_seconds`` for tuning alone. With ``ensemble``, a greedy ensemble of
     the candidates' out-of-fold predictions ships instead of the best one when it beats it in CV (``_ensemble``).
     ``compute`` (``training.dask_compute.DaskSession``; None: this process) fits the models that have a Dask estimator
-    on its cluster; the model returned is a plain local one either way.
+    on its cluster; the model returned is a plain local one either way. ``refit_rows`` (0: none): the rows of a later
+    refit of the chosen model on every row (``training.refit``), whose time tuning leaves free as it does the final refit's.
     """
     started = time.perf_counter()
     task, metric = plan.task, plan.primary_metric
@@ -174,27 +176,30 @@ def train(
         names = sorted(candidates, key=lambda n: -sign * candidates[n].mean)
         with tuning_run(storage_for(tuning.storage_url, tuning.heartbeat_seconds), tuning.study_prefix):  # workers leave after it
             for i, name in enumerate(names):
-                share = max(0.0, budget.left() - _refit_seconds(candidates.values(), len(y), view, cv)) / (len(names) - i)
+                share = max(0.0, budget.left() - _refit_seconds(candidates.values(), len(y) + refit_rows, view, cv)) / (len(names) - i)
                 tuned, report, tables[name] = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, tuning,
                                                               share, candidates[name])
                 tuning_report[name] = report
                 if tuned is not None:
                     candidates[name], chosen_params[name] = tuned
-            _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget, y, cv)
+            _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget,
+                           len(y) + refit_rows, cv)
 
     results = list(candidates.values())
     best = best_of(results, metric)
+    final_started = time.perf_counter()
     model, threshold, rule = _refit(best, specs[best.name], chosen_params[best.name], task, X, y, frame[target].to_numpy(),
                                     features, seed, classes, weights, cost_ratio, view.y, placed)
     chosen, ensemble_report = best.name, {}
     if ensemble and len(results) >= 2:
         ensembled = _ensemble(results, specs, chosen_params, best, model, plan, X, y, frame[target].to_numpy(), view, features,
-                              seed, classes, weights, cost_ratio, budget, placed)
+                              seed, classes, weights, cost_ratio, budget, placed, refit_rows)
         ensemble_report = ensembled.report
         if ensembled.model is not None:
             model, threshold, rule, chosen = ensembled.model, ensembled.threshold, ensembled.rule, ENSEMBLE
             results.append(ensembled.cv)
     spent = time.perf_counter() - started
+    final_fit = time.perf_counter() - final_started  # the shipped model's fit (an ensemble's: its members'), on len(y) rows
     if compute is not None:
         for note in compute.notes():
             log.info("%s", note)
@@ -213,7 +218,7 @@ def train(
         tuning=tuning_report,
         tuning_tables=tables,
         budget={"seconds": None if deadline is None else round(deadline - started, 1), "spent": round(spent, 1),
-                "cv_rows": view.rows or len(y), "rows": len(y), "decisions": budget.decisions,
+                "cv_rows": view.rows or len(y), "rows": len(y), "final_fit_seconds": round(final_fit, 2), "decisions": budget.decisions,
                 "compute": {"mode": "local"} if compute is None else compute.summary()},
     )
 
@@ -221,12 +226,12 @@ def train(
 MORE_TUNING = 0.15  # time left after every candidate's tuning, as a share of training's, that goes on tuning the best one
 
 
-def _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget, y, cv):
+def _continue_best(candidates, chosen_params, tuning_report, tables, specs, make_for, plan, view, seed, tuning, budget, refit_rows, cv):
     """Time the candidates left unspent (a trial that could not start, a proof CV it could not afford) goes on tuning
     the best one: Optuna from its best point, at the rows its trials used, in a study of its own (``<model>.more``)."""
     sign = 1 if METRICS[plan.primary_metric].greater_is_better else -1
     name = max(candidates, key=lambda n: sign * candidates[n].mean)
-    left = budget.left() - _refit_seconds(candidates.values(), len(y), view, cv)
+    left = budget.left() - _refit_seconds(candidates.values(), refit_rows, view, cv)
     given = tuning.budget_seconds / TUNING_SHARE
     if name not in tuning_report or left < max(5.0, MORE_TUNING * given) or "optuna" not in tuning.phases:
         return
@@ -315,7 +320,7 @@ class _Ensembled:
 
 
 def _ensemble(results, specs, chosen_params, best, single, plan, X, y_encoded, y, view: CVView, features, seed, classes, weights,
-              cost_ratio, budget: Budget, placed=lambda name, model: model) -> _Ensembled:
+              cost_ratio, budget: Budget, placed=lambda name, model: model, refit_rows: int = 0) -> _Ensembled:
     """Greedy ensemble selection (Caruana) over the candidates' out-of-fold scores; the ensemble is refitted and
     shipped only when it beats the best single model in CV (also with weights chosen without the fold scored) and
     the budget affords refitting its members. The report keeps both, with the size and latency each costs."""
@@ -329,7 +334,7 @@ def _ensemble(results, specs, chosen_params, best, single, plan, X, y_encoded, y
         log.info("ensemble not shipped: %s", selection.reason)
         return _Ensembled(report)
     members = [n for n in selection.weights if n != best.name]
-    refit = sum(_refit_seconds([r for r in results if r.name == n], len(y), view, plan.split.cv_strategy) for n in members)
+    refit = sum(_refit_seconds([r for r in results if r.name == n], len(y) + refit_rows, view, plan.split.cv_strategy) for n in members)
     if refit > budget.left():
         report.update(ships=False, reason=f"{selection.reason}; but refitting its members would take about {refit:.0f} s, "
                                           f"{budget.left():.0f} s were left")
@@ -344,11 +349,13 @@ def _ensemble(results, specs, chosen_params, best, single, plan, X, y_encoded, y
         member = placed(name, DecisionModel(build_pipeline(specs[name], task, X, features, seed, params), task=task,
                                             early_stopping_rounds=stop, classes=classes))
         fitted.append((name, localise(member.fit(X, y, sample_weight=weights))))
-    threshold, rule = None, ""
+    threshold, rule, scale = None, "", None
     if task == "binary_classification":
         threshold, rule = choose_threshold(view.y[selection.oof_index], selection.oof_scores, cost_ratio)
+    elif task == "multiclass_classification":
+        scale, rule = choose_class_scale(view.y[selection.oof_index], selection.oof_scores, metric)
     model = WeightedEnsemble.from_fitted(fitted, list(selection.weights.values()), task=task,
-                                         threshold=0.5 if threshold is None else threshold, classes=classes, X=X)
+                                         threshold=0.5 if threshold is None else threshold, classes=classes, X=X, class_scale=scale)
     sample = X.head(200)
     report["cost"] = {"single": {"name": best.name, **footprint(single, sample)}, "ensemble": footprint(model, sample)}
     cv = CVResult(ENSEMBLE, "candidate", metric, val_scores=list(selection.fold_scores), oof_index=selection.oof_index,
@@ -369,6 +376,9 @@ def _refit(best: CVResult, spec, chosen: tuple, task: str, X, y_encoded, y, feat
     if task == "binary_classification":
         threshold, rule = choose_threshold(y_cv[best.oof_index], best.oof_scores, cost_ratio)
         model.set_params(threshold=threshold)
+    elif task == "multiclass_classification":
+        scale, rule = choose_class_scale(y_cv[best.oof_index], best.oof_scores, best.metric)
+        model.set_params(class_scale=scale)
     model.fit(X, y, sample_weight=weights)
     return localise(model), threshold, rule
 

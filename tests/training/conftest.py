@@ -56,6 +56,20 @@ def stages(tmp_path):
 
 
 @pytest.fixture
+def imbalanced_frame():
+    """2,000 rows, 4% positives labelled "yes" (the rest "no"), two informative features and one of noise."""
+    rng = np.random.default_rng(21)
+    n = 2000
+    positive = rng.random(n) < 0.04
+    return pd.DataFrame({
+        "a": rng.normal(size=n) + 1.5 * positive,
+        "b": rng.normal(size=n) + 1.0 * positive,
+        "noise": rng.normal(size=n),
+        "label": np.where(positive, "yes", "no"),
+    })
+
+
+@pytest.fixture
 def timed_frame():
     """Rows in shuffled time order; the latest quarter carries huge values and the earlier rows some gaps in ``x``."""
     n = 400

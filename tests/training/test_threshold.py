@@ -1,9 +1,11 @@
-"""The binary decision threshold: best F1, or least cost when the brief prices a miss against a false alarm.
+"""The decision rule: the binary threshold (best F1, or least cost when the brief prices a miss against a false alarm) and
+the multiclass class weights on the probabilities.
 
 A threshold ``t`` flags every row scored ``>= t``; brute force tries every distinct score as ``t``.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
@@ -71,3 +73,61 @@ def test_constant_scores_flag_every_row():
     # One distinct score: the only threshold that flags anything flags everything (recall 1).
     threshold, _ = choose_threshold([0, 1, 0, 1], [0.3, 0.3, 0.3, 0.3])
     assert threshold == 0.3
+
+
+# --- the multiclass decision rule: class weights on the probabilities ----------------------------------------
+
+def _draws(n=3000, seed=0):
+    """Three classes where the middle one (a draw) is never the most probable: argmax never predicts it."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=n, p=[0.45, 0.25, 0.30])
+    proba = np.empty((n, 3))
+    for c in range(3):
+        rows = y == c
+        base = rng.dirichlet([4, 2, 3], size=rows.sum())
+        base[:, c] += 0.15 if c != 1 else 0.08  # some signal; the draw's never lifts it above the others
+        proba[rows] = base
+    return y, proba / proba.sum(axis=1, keepdims=True)
+
+
+def test_class_weights_make_a_never_predicted_class_predicted_when_macro_f1_gains():
+    from sklearn.metrics import f1_score
+
+    from specweave_ml.training.threshold import choose_class_scale
+
+    y, proba = _draws()
+    scale, rule = choose_class_scale(y, proba, "f1_macro")
+    assert scale is not None and len(scale) == 3 and max(scale) == 1.0
+    plain = f1_score(y, proba.argmax(axis=1), average="macro")
+    weighted = f1_score(y, (proba * scale).argmax(axis=1), average="macro")
+    assert weighted >= plain + 0.005
+    assert (proba * scale).argmax(axis=1).tolist().count(1) > 0 and "f1_macro" in rule and f"{weighted:.4f}" in rule
+
+
+def test_class_weights_stay_off_when_argmax_is_already_best_or_the_metric_reads_probabilities():
+    from specweave_ml.training.threshold import choose_class_scale
+
+    rng = np.random.default_rng(1)
+    y = rng.choice(3, size=600)
+    proba = np.full((600, 3), 0.05)
+    proba[np.arange(600), y] = 0.9  # every row's own class is by far the most probable: nothing to gain
+    scale, rule = choose_class_scale(y, proba, "f1_macro")
+    assert scale is None and rule.startswith("highest probability")
+    assert choose_class_scale(*_draws(), "roc_auc_ovr") == (None, "")
+
+
+def test_the_model_decides_by_its_class_weights_and_keeps_them_through_clone():
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from specweave_ml.models.decision import DecisionModel
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"a": rng.normal(size=300)})
+    y = np.where(X["a"] > 0.5, "high", np.where(X["a"] < -0.5, "low", "mid"))
+    model = DecisionModel(Pipeline([("model", LogisticRegression())]), task="multiclass_classification").fit(X, y)
+    proba = model.scores(X)
+    leaning = clone(model).set_params(class_scale=[0.01, 0.01, 1.0]).fit(X, y)  # classes sorted: high, low, mid
+    assert (leaning.predict(X) == "mid").mean() > (model.predict(X) == "mid").mean()
+    np.testing.assert_array_equal(leaning.predict(X), leaning.classes_[np.argmax(proba * [0.01, 0.01, 1.0], axis=1)])

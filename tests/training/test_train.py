@@ -21,20 +21,6 @@ from specweave_ml.training.threshold import choose_threshold
 from specweave_ml.training.train import best_of, train
 
 
-@pytest.fixture
-def imbalanced_frame():
-    """2,000 rows, 4% positives labelled "yes" (the rest "no"), two informative features and one of noise."""
-    rng = np.random.default_rng(21)
-    n = 2000
-    positive = rng.random(n) < 0.04
-    return pd.DataFrame({
-        "a": rng.normal(size=n) + 1.5 * positive,
-        "b": rng.normal(size=n) + 1.0 * positive,
-        "noise": rng.normal(size=n),
-        "label": np.where(positive, "yes", "no"),
-    })
-
-
 def read(path):
     return json.loads(path.read_text())
 
