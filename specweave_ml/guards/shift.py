@@ -120,7 +120,12 @@ def adversarial_validation(train: pd.DataFrame, test: pd.DataFrame, features: li
     X, side = np.vstack([a, b]), np.r_[np.zeros(len(a)), np.ones(len(b))]
     model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, early_stopping=False, random_state=seed)
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-    proba = cross_val_predict(model, X, side, cv=folds, method="predict_proba")[:, 1]
+    # One OpenMP thread: under OMP_WAIT_POLICY=PASSIVE two made this 3-fold fit 5.6 s on 1,800 rows, against 0.5 s
+    # for one (6.9 s against 1.5 s on 20k rows), on 2 cores.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        proba = cross_val_predict(model, X, side, cv=folds, method="predict_proba")[:, 1]
     auc = float(roc_auc_score(side, proba))
     per_fold = [round(float(roc_auc_score(side[v], proba[v])), 4) for _, v in folds.split(X, side)]
     bound = auc_lower_bound(auc, len(b), len(a), confidence)

@@ -166,7 +166,7 @@ class DecisionModel(BaseEstimator):
         else:
             import lightgbm as lgb
 
-            est.fit(fit_x, y[:cut], sample_weight=weights, eval_set=[(stop_x, y[cut:])],
+            est.fit(fit_x, y[:cut], sample_weight=weights, eval_X=stop_x, eval_y=y[cut:],  # LightGBM 4.7 deprecates eval_set
                     callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
             self.best_iteration_ = int(est.best_iteration_ or est.n_estimators)
         self.pipeline_ = Pipeline([*prep.steps, (self.pipeline.steps[-1][0], est)])

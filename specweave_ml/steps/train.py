@@ -21,6 +21,7 @@ from specweave_ml.steps.common import load_split, planned, progress, regularise_
 from specweave_ml.tracking import Tracker, git_commit
 from specweave_ml.training import budget, dask_compute
 from specweave_ml.training.halving import halving_settings
+from specweave_ml.training.refit import fitting_deadline
 from specweave_ml.training.train import TuningSettings
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ def run(ctx: Context) -> Trained:
             progress(ctx, n_fits, f"{plan.increment} CV") as bar:
         result = family.fit(FitRequest(plan, ctx.models, frame, info, ctx.problem, ctx.seed, ctx.selection.class_weighting.value,
                                        tuning_settings(ctx, deadline), on_fold=lambda: bar.update(1), cache_dir=paths.final / "cache",
-                                       deadline=deadline, compute=compute,
+                                       deadline=fitting_deadline(deadline, time.perf_counter()) if refits else deadline, compute=compute,
                                        refit_rows=int(info.get("rows_test") or 0) if refits else 0))
     shipped = ship(ctx, family, result, frame, info, deadline, plan)
     log.info("shipped model: %s", shipped.why)

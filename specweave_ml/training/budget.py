@@ -19,7 +19,10 @@ from typing import Optional
 
 import numpy as np
 
-AFTER_TRAINING_FIXED = 8.0  # seconds: evaluate, explain, package and report on small data (measured 5.5 s on 2 cores)
+# seconds: saving and tracking the model, evaluate, explain, package and report on small data. Measured on 2 cores
+# at a 60 s budget on 1,338 training rows: 6 s after fitting in stage=train (two models saved, the MLflow store
+# created), evaluate 4.5 s, explain 5.7 s (tree SHAP and its plots), package 0.6 s.
+AFTER_TRAINING_FIXED = 12.0
 AFTER_TRAINING_SHARE = 0.05  # and this share of the budget (the larger the budget, the larger what it built)
 AFTER_TRAINING_PER_ROW = 5e-5  # and per row of data: bootstrap intervals and scoring (fraud, 285k rows: 19 s measured)
 AFTER_TRAINING_CAP = 0.35  # never more than this share of the budget
