@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from typing import Callable, Optional
@@ -169,10 +170,17 @@ def task_notes(ctx: Context, result, metric: str, digest: str, family) -> dict:
     return {tid: {"status": s, "note": n} for tid, (s, n) in notes.items()}
 
 
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def ship(ctx: Context, family, result, frame, info: dict, deadline: float, plan):
     """The model that ships (``training.refit``): the chosen one refitted on the training and holdout rows when
-    ``selection.refit_on_all`` is on, the family refits and the budget affords it; else the one evaluated. The
-    decision is said in the budget's decisions and returned with the rows it used."""
+    ``selection.refit_on_all`` is on, the family refits and the budget affords it; else the one evaluated, with the
+    sentence that says why (``reports/training.json``'s ``refit``, plan.md's *The model that ships*)."""
     from specweave_ml.training.refit import Refit, affordable, estimated_seconds
 
     rows_test = int(info.get("rows_test") or 0)
@@ -219,9 +227,9 @@ def run(ctx: Context) -> Trained:
     requirements = sorted({r for name in members for r in entry(name).pip_requirements})
     example = family.example_input(frame, info)
     evaluated_digest = save_model(result.model, paths.evaluated_model, example, requirements)
-    if shipped.model is None:  # the evaluated model ships: the same files
+    if shipped.model is None:  # the evaluated model ships: the same files, hard-linked (an encoder's weights are not copied)
         shutil.rmtree(paths.model, ignore_errors=True)
-        shutil.copytree(paths.evaluated_model, paths.model)
+        shutil.copytree(paths.evaluated_model, paths.model, copy_function=_link_or_copy)
         digest = evaluated_digest
     else:
         digest = save_model(shipped.model, paths.model, example, requirements)

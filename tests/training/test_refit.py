@@ -92,6 +92,10 @@ def test_a_refit_the_budget_cannot_afford_is_not_made_and_the_plan_says_why(stag
     assert skipped.model is None
     assert "not refitted on every row" in skipped.why and "the model evaluated on the holdout ships" in skipped.why
 
+    text = SimpleNamespace(name="text", refits=False)  # a family that ships what it evaluated (an encoder is not refitted)
+    kept = ship(ctx, text, result, train, info, time.perf_counter() + 60.0, planned(ctx))
+    assert kept.model is None and "the text family ships the model evaluated" in kept.why
+
     made = ship(ctx, family, result, train, info, time.perf_counter() + 60.0, planned(ctx))
     assert made.model is not None and made.rows == len(train) + int(info["rows_test"])
     assert made.summary(len(train))["shipped"] == "refit"
