@@ -51,8 +51,7 @@ def verdict(plan, holdout: dict, baselines: dict, chosen_cv: dict, findings: lis
 
 
 def evaluated_sha256(meta: dict):
-    """The hash of the model the holdout scores: ``models/evaluated`` (an older increment's, or one rolled back to: the
-    champion's)."""
+    """The hash of the model the holdout scores: ``models/evaluated`` (an older increment's: the champion's)."""
     model = meta.get("model", {})
     return model.get("evaluated_sha256") or model.get("sha256")
 
@@ -63,7 +62,8 @@ def run(ctx: Context) -> Evaluated:
     meta = state.load(paths)
     evaluated_sha = evaluated_sha256(meta)
     # the model fitted on the training rows alone: the one that ships may have been refitted on these holdout rows
-    model = load_model(paths.evaluated_model if meta.get("model", {}).get("evaluated_sha256") else paths.model, evaluated_sha)
+    refitted = evaluated_sha != meta.get("model", {}).get("sha256")  # load_model refuses files that do not match the hash
+    model = load_model(paths.evaluated_model if refitted else paths.model, evaluated_sha)
     info, train, test = split_info(ctx), load_split(ctx, "train"), load_split(ctx, "test")
 
     def read_back(predictions: pd.DataFrame) -> pd.DataFrame:  # every number comes from the saved file

@@ -138,8 +138,8 @@ def keep_previous(paths, meta: dict) -> None:
     shutil.copytree(paths.model, paths.previous_model)
     packaged = Packaged.load(paths.root, strict=False)
     registered = champion.get("registered") or (packaged.registered if packaged and packaged.sha256 == champion.get("sha256") else None)
-    kept = {k: v for k, v in champion.items() if k != "evaluated_sha256"}  # models/evaluated is not kept: the next train replaces it
-    meta["previous_model"] = {**kept, "registered": registered, "sha256": directory_hash(paths.previous_model)}
+    # evaluated_sha256 stays: the kept record's evaluation (models/previous.record) names that model
+    meta["previous_model"] = {**champion, "registered": registered, "sha256": directory_hash(paths.previous_model)}
     shutil.rmtree(paths.previous_record, ignore_errors=True)
     trained = Trained.load(paths.root, strict=False)
     if trained is None or trained.model.get("sha256") != champion.get("sha256"):

@@ -275,8 +275,8 @@ class DaskDecisionModel(DecisionModel):
     """
 
     def __init__(self, pipeline=None, task="binary_classification", threshold=0.5, early_stopping_rounds=None,
-                 validation_fraction=0.1, classes=None, model_name=None, session=None):
-        super().__init__(pipeline, task, threshold, early_stopping_rounds, validation_fraction, classes)
+                 validation_fraction=0.1, classes=None, class_scale=None, model_name=None, session=None):
+        super().__init__(pipeline, task, threshold, early_stopping_rounds, validation_fraction, classes, class_scale)
         self.model_name = model_name
         self.session = session
 

@@ -13,7 +13,7 @@ def test_rollback_restores_the_previous_champion_and_rolling_again_goes_forward(
     before = project.meta
     champion, previous = before["model"], before["previous_model"]
     evaluations = {"current": read_json(project.paths.metrics), "previous": read_json(project.paths.previous_evaluation)}
-    assert evaluations["previous"]["model_sha256"] == previous["sha256"]
+    assert evaluations["previous"]["model_sha256"] == previous["evaluated_sha256"]  # the holdout scored what it was refitted from
     assert champion["sha256"] != previous["sha256"]
     assert (champion["registered"]["version"], previous["registered"]["version"]) == ("2", "1")
 

@@ -59,7 +59,8 @@ def test_tasks_and_metadata_record_every_step(increment, brief):
     assert "Increment status: **packaged**" in (inc / "tasks.md").read_text()
     metrics = read(inc / "reports/metrics.json")
     assert metrics["ready"] is True and metrics["reasons"] == []
-    assert metrics["model_sha256"] == meta["model"]["sha256"]
+    assert metrics["model_sha256"] == meta["model"]["evaluated_sha256"]  # the holdout scored the model fitted without it
+    assert meta["model"]["evaluated_sha256"] == directory_hash(inc / "models/evaluated")
     assert meta["model"]["sha256"] == directory_hash(inc / "models/champion")
     assert meta["model"]["registered"] == {"name": inc.name, "version": "1", "alias": "champion"}
 
@@ -102,10 +103,12 @@ def test_results_state_the_chosen_model_against_the_best_baseline(increment, bri
 
 @pytest.mark.slow
 @pytest.mark.parametrize("brief", BRIEFS)
-def test_the_packaged_model_reproduces_the_saved_predictions(increment, brief):
+def test_the_evaluated_model_reproduces_the_saved_predictions_and_the_packaged_one_is_its_refit(increment, brief):
     inc = increment(brief).inc
     meta = read(inc / "metadata.json")
-    model = load_model(inc / "models/champion", meta["model"]["sha256"])
+    assert read(inc / "reports/training.json")["refit"]["shipped"] == "refit"
+    assert meta["model"]["sha256"] != meta["model"]["evaluated_sha256"]
+    model = load_model(inc / "models/evaluated", meta["model"]["evaluated_sha256"])
     features = read(inc / "data/split.json")["features"]
     test = pd.read_parquet(inc / "data/test.parquet")
     preds = pd.read_parquet(inc / "reports/predictions.parquet")

@@ -118,10 +118,12 @@ def test_a_missing_model_or_hash_is_refused(tmp_path, fitted):
 
 @pytest.fixture
 def tampered(increment, copied):
-    """A private copy of the breast-cancer project whose champion's pickle gained one byte."""
+    """A private copy of the breast-cancer project whose models' pickles (the champion, and the evaluated model it was
+    refitted from) gained one byte."""
     run = copied(increment("breast_cancer"))
-    with open(run.inc / "models/champion/model.pkl", "ab") as fh:
-        fh.write(b"\x00")
+    for model in ("champion", "evaluated"):
+        with open(run.inc / f"models/{model}/model.pkl", "ab") as fh:
+            fh.write(b"\x00")
     return run
 
 
@@ -138,7 +140,7 @@ def test_evaluate_refuses_a_tampered_model(tampered, specweave):
     done = specweave(tampered.root, *tampered.overrides, "stage=evaluate")
     assert done.returncode == 2
     line = one_error_line(done.stderr)
-    assert line.startswith(f"error: {tampered.inc / 'models/champion'}: the model's files changed since packaging")
+    assert line.startswith(f"error: {tampered.inc / 'models/evaluated'}: the model's files changed since packaging")
     assert (tampered.inc / "reports/metrics.json").read_bytes() == before
 
 

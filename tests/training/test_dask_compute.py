@@ -198,8 +198,11 @@ def test_the_packaged_dask_model_is_a_local_model_that_scores_like_local_trainin
     frauds = test["Class"].to_numpy() == 1
     assert np.corrcoef(a, b)[0, 1] > 0.9  # two fits of one model on the same rows, not two different models
     assert b[frauds].mean() > 10 * b[~frauds].mean()  # and it separates the frauds as local training does
+    # evaluation scored the model fitted without the holdout (the champion is its local refit on every row)
+    evaluated = load_model(dask / "models/evaluated", read_json(dask / "metadata.json")["model"]["evaluated_sha256"])
+    assert type(evaluated) is DecisionModel
     saved = pd.read_parquet(dask / "reports/predictions.parquet")
-    np.testing.assert_allclose(saved["score"].to_numpy(), b, rtol=1e-6)  # served what evaluation scored
+    np.testing.assert_allclose(saved["score"].to_numpy(), evaluated.scores(test[features]), rtol=1e-6)
 
 
 @pytest.mark.slow

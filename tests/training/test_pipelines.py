@@ -137,7 +137,7 @@ def test_registry_builds_the_configured_estimator_with_the_seed(specs, name):
 @pytest.mark.slow
 def test_final_model_preprocessing_is_fitted_on_the_training_split_only(stages, csv_brief, tmp_path, timed_frame):
     overrides = csv_brief(tmp_path / "timed.csv", timed_frame, "y", "0101-leakage", "binary_classification",
-                          "problem.data.time_column=t", "model=linear", "tracking=off")
+                          "problem.data.time_column=t", "model=linear", "tracking=off", "selection.refit_on_all=false")
     inc = stages(overrides, "prepare", "train")
     train, test = pd.read_parquet(inc / "data/train.parquet"), pd.read_parquet(inc / "data/test.parquet")
     features = json.loads((inc / "data/split.json").read_text())["features"]
