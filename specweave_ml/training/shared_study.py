@@ -135,7 +135,9 @@ def _owner_gone(attrs: dict) -> bool:
 
 
 def retry_once(study, trial) -> None:
-    """A failed shared trial queued again once, with its parameters (``retry_of``: the original trial's number)."""
+    """A failed shared trial queued again once, with its parameters (``retry_of``: the original trial's number). A
+    process killed between two suggestions leaves some parameters undrawn: the retry keeps those drawn and samples the
+    rest."""
     import optuna
 
     if not study.user_attrs.get(ATTR, {}).get("shared", True) or "retry_of" in trial.system_attrs:
