@@ -10,27 +10,36 @@ Two models on the same holdout (the chosen model and the best baseline, a champi
 compared by a *paired* bootstrap (``paired_difference``): both are scored on each draw, and the interval is of
 their difference. The row positions are drawn in the holdout's own order, so one seed gives the same draws for
 every model, and the interval of a model alone is the same whether computed alone or in a pair.
+
+Every value at full data is scikit-learn's. For ROC-AUC and PR-AUC of binary scores, each *draw* is scored by
+``ranking_scorer``: the same curve as scikit-learn's ``roc_curve`` / ``average_precision_score`` with the draw's
+row counts as weights, computed once per draw on the holdout sorted by score. scikit-learn's input checks, class
+lookup and sort on every draw cost 9 s of 1,000 draws on fraud's 71k holdout rows; ``ranking_scorer`` takes
+under 1 s, and ``tests/evaluation/test_bootstrap.py`` holds it to scikit-learn's value on every draw (ties included).
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from specweave_ml.evaluation.holdout import encoded
 from specweave_ml.metrics import METRICS
 
-RESAMPLES = 500  # ~4 s for PR-AUC on the 71k-row fraud holdout; the bounds then move by about 0.005 between seeds
+RESAMPLES = 500  # under 1 s for PR-AUC on the 71k-row fraud holdout; the bounds move by about 0.005 between seeds
 LEVEL = 0.95
 
 
-def resampled_rows(n_rows: int, strata: Optional[np.ndarray], resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Row positions of each draw, sorted; drawn within each stratum (class) when ``strata`` is given."""
+def resampled_rows(n_rows: int, strata: Optional[np.ndarray], resamples: int, seed: int,
+                   sort: bool = True) -> Iterator[np.ndarray]:
+    """Row positions of each draw, sorted unless ``sort`` is False (the same rows either way); drawn within each
+    stratum (class) when ``strata`` is given."""
     rng = np.random.default_rng(seed)
     groups = [np.arange(n_rows)] if strata is None else [np.flatnonzero(strata == s) for s in np.unique(strata)]
     for _ in range(resamples):
-        yield np.sort(np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups]))
+        rows = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
+        yield np.sort(rows) if sort else rows
 
 
 def _in_score_order(y_true: np.ndarray, y_pred, y_score):
@@ -40,6 +49,31 @@ def _in_score_order(y_true: np.ndarray, y_pred, y_score):
         return None, y_true, y_pred, y_score
     order = np.argsort(y_score, kind="stable")
     return order, y_true[order], None if y_pred is None else y_pred[order], y_score[order]
+
+
+def ranking_scorer(metric: str, y_sorted: np.ndarray, s_sorted: np.ndarray) -> Callable[[np.ndarray], float]:
+    """``roc_auc`` or ``pr_auc`` of 0/1 labels ``y_sorted`` scored ``s_sorted`` (both in ascending score order) as a
+    function of each row's weight (how many times a draw holds it): scikit-learn's curve (one point per distinct
+    score, from the highest), its trapezoidal area (ROC) or its step-wise average precision (PR). NaN when a class
+    has no weight. The distinct scores are found once; each draw is then two cumulative sums."""
+    y = y_sorted[::-1].astype(float)
+    last = np.r_[np.flatnonzero(np.diff(s_sorted[::-1])), len(s_sorted) - 1]  # the last row of each distinct score
+
+    def score(weights: np.ndarray) -> float:
+        w = weights[::-1]
+        tps, called = np.cumsum(y * w)[last], np.cumsum(w)[last].astype(float)
+        fps = called - tps
+        if tps[-1] == 0 or fps[-1] == 0:
+            return float("nan")
+        if metric == "roc_auc":
+            return float(np.trapezoid(np.r_[0.0, tps / tps[-1]], np.r_[0.0, fps / fps[-1]]))
+        precision = np.divide(tps, called, out=np.ones_like(tps), where=called > 0)
+        return float(np.sum(np.diff(np.r_[0.0, tps / tps[-1]]) * precision))
+
+    return score
+
+
+WEIGHTED = ("roc_auc", "pr_auc")  # the metrics ``ranking_scorer`` scores
 
 
 def draw_values(metric: str, y_true, models: list[tuple], labels=None, *, stratified: bool, seed: int,
@@ -53,10 +87,16 @@ def draw_values(metric: str, y_true, models: list[tuple], labels=None, *, strati
     n, compute = len(y_true), METRICS[metric].compute
     sides = [_in_score_order(y_true, None if p is None else np.asarray(p), None if s is None else np.asarray(s))
              for p, s in models]
+    weighted = metric in WEIGHTED and set(np.unique(y_true).tolist()) <= {0, 1}
+    scorers = [ranking_scorer(metric, t, s) if weighted and order is not None else None for order, t, p, s in sides]
+    by_position = any(scorer is None for scorer in scorers)
     out = np.empty((resamples, len(models)))
-    for i, rows in enumerate(resampled_rows(n, y_true if stratified else None, resamples, seed)):
+    for i, rows in enumerate(resampled_rows(n, y_true if stratified else None, resamples, seed, sort=by_position)):
         counts = np.bincount(rows, minlength=n) if any(order is not None for order, *_ in sides) else None
         for j, (order, t, p, s) in enumerate(sides):
+            if scorers[j] is not None:
+                out[i, j] = scorers[j](counts[order])
+                continue
             idx = rows if order is None else np.repeat(np.arange(n), counts[order])  # ordered positions, with repeats
             out[i, j] = compute(t[idx], None if p is None else p[idx], None if s is None else s[idx], labels)
     return out

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
-from specweave_ml.evaluation.bootstrap import interval, predictions_interval, resampled_rows
+from specweave_ml.evaluation.bootstrap import draw_values, interval, predictions_interval, ranking_scorer, resampled_rows
 
 
 def imbalanced(n=20_000, share=0.002, seed=0):
@@ -31,6 +31,21 @@ def test_the_interval_holds_the_point_estimate_and_is_reproducible():
     assert out == interval("pr_auc", y, y_score=s, stratified=True, seed=3, resamples=200)
     assert out != interval("pr_auc", y, y_score=s, stratified=True, seed=4, resamples=200)
     assert (out["level"], out["resamples"], out["stratified"], out["seed"]) == (0.95, 200, True, 3)
+
+
+@pytest.mark.parametrize("metric, sklearn_metric", [("pr_auc", average_precision_score), ("roc_auc", roc_auc_score)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_each_draw_of_a_ranking_metric_is_scikit_learns_value_on_the_drawn_rows(metric, sklearn_metric, ties):
+    y, s = imbalanced(3_000, share=0.03, seed=1)
+    if ties:
+        s = np.round(s, 1)  # many rows share a score, positives and negatives alike
+    draws = draw_values(metric, y, [(None, s)], stratified=True, seed=5, resamples=40)[:, 0]
+    expected = [sklearn_metric(y[rows], s[rows]) for rows in resampled_rows(len(y), y, 40, seed=5)]
+    np.testing.assert_allclose(draws, expected, rtol=0, atol=1e-12)
+    order = np.argsort(s, kind="stable")  # the same value straight from weights, and NaN when a class has none
+    score = ranking_scorer(metric, y[order], s[order])
+    assert score(np.ones(len(y))) == pytest.approx(sklearn_metric(y, s), abs=1e-12)
+    assert np.isnan(score(np.where(y[order] == 1, 0, 1)))
 
 
 def test_more_rows_give_a_narrower_interval():
