@@ -110,7 +110,9 @@ def test_second_repro_changes_nothing(project, first_repro):
     assert "Data and pipelines are up to date" in sh([DVC, "status"], project)
 
 
-def test_a_hyperparameter_of_one_brief_reruns_only_its_own_train_and_later_stages(own_project):
+def test_a_hyperparameter_of_one_brief_reruns_only_its_own_stages_and_shows_in_metrics_and_plots_diff(own_project, tmp_path):
+    from specweave_ml.vega_template import build
+
     project = own_project
     register(project, "breast_cancer", "models.random_forest.params.n_estimators=30")
     status = sh([DVC, "status"], project)
@@ -119,6 +121,17 @@ def test_a_hyperparameter_of_one_brief_reruns_only_its_own_train_and_later_stage
     assert f"train@{CLASSIFIER}" in out
     assert out <= of(CLASSIFIER, "train", "evaluate", "explain", "package", "loadtest", "report")
     assert ran(sh([DVC, "repro"], project)) == set()
+    # the change, committed, is one metrics diff and one plots diff away from the commit before it
+    sh(["git", "add", "-A"], project)
+    sh(["git", "commit", "-qm", "a larger forest"], project)
+    diff = json.loads(sh([DVC, "metrics", "diff", "HEAD~1", "--all", "--json"], project))
+    assert f"increments/{CLASSIFIER}/reports/summary.json" in diff
+    template = build(tmp_path / "offline.html")
+    plots = tmp_path / "plots"
+    sh([DVC, "plots", "diff", "HEAD~1", "--html-template", str(template), "-o", str(plots)], project)
+    html = (plots / "index.html").read_text()
+    assert "vegaEmbed" in html and "precision" in html and "predicted" in html  # both increments' plots
+    assert 'src="http' not in html and "cdn.jsdelivr" not in html
 
 
 def test_exp_run_on_one_increment_and_exp_show_lists_every_increment(own_project):
@@ -135,24 +148,6 @@ def test_exp_run_on_one_increment_and_exp_show_lists_every_increment(own_project
     # a mistyped key is refused before anything runs
     typo = run([DVC, "exp", "run", "-S", f"{params}:selection.cv_fold=4"], project)
     assert typo.returncode != 0 and "cv_fold" in typo.stderr
-
-
-def test_metrics_and_plots_diff_between_two_commits(own_project, tmp_path):
-    from specweave_ml.vega_template import build
-
-    project = own_project
-    register(project, "diabetes", "models.random_forest.params.n_estimators=5")
-    sh([DVC, "repro"], project)
-    sh(["git", "add", "-A"], project)
-    sh(["git", "commit", "-qm", "a smaller forest"], project)
-    diff = json.loads(sh([DVC, "metrics", "diff", "HEAD~1", "--all", "--json"], project))
-    assert f"increments/{REGRESSOR}/reports/summary.json" in diff
-    template = build(tmp_path / "offline.html")
-    out = tmp_path / "plots"
-    sh([DVC, "plots", "diff", "HEAD~1", "--html-template", str(template), "-o", str(out)], project)
-    html = (out / "index.html").read_text()
-    assert "vegaEmbed" in html and "precision" in html and "predicted" in html  # both increments' plots
-    assert 'src="http' not in html and "cdn.jsdelivr" not in html
 
 
 def test_push_then_pull_on_a_fresh_clone_restores_every_increment(own_project, tmp_path):
