@@ -8,6 +8,7 @@ files and tracking are the caller's job.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Optional
@@ -174,11 +175,15 @@ def train(
 
         sign = 1 if METRICS[metric].greater_is_better else -1
         names = sorted(candidates, key=lambda n: -sign * candidates[n].mean)
+
+        def training_left() -> float:  # what tuning may still spend: training's time less the final fits' reserve
+            return budget.left() - _refit_seconds(candidates.values(), len(y) + refit_rows, view, cv)
+
         with tuning_run(storage_for(tuning.storage_url, tuning.heartbeat_seconds), tuning.study_prefix):  # workers leave after it
             for i, name in enumerate(names):
-                share = max(0.0, budget.left() - _refit_seconds(candidates.values(), len(y) + refit_rows, view, cv)) / (len(names) - i)
+                share = max(0.0, training_left()) / (len(names) - i)
                 tuned, report, tables[name] = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, tuning,
-                                                              share, candidates[name])
+                                                              share, candidates[name], ceiling=training_left)
                 tuning_report[name] = report
                 if tuned is not None:
                     candidates[name], chosen_params[name] = tuned
@@ -223,6 +228,11 @@ def train(
     )
 
 
+# A tuned point's proof CV may overrun its candidate's share by this much of it: the proof is reserved at the untuned
+# CV's cost, and a tuned point often fits more rounds. Never into the final fits' reserve: at 300 s on diamonds,
+# training overran its time by 25 s (the last candidate's proof could take 11 s past its share) and the ensemble and
+# the refit on every row were skipped for want of the 4 s they needed.
+PROOF_SLACK = 0.1
 MORE_TUNING = 0.15  # time left after every candidate's tuning, as a share of training's, that goes on tuning the best one
 
 
@@ -238,7 +248,8 @@ def _continue_best(candidates, chosen_params, tuning_report, tables, specs, make
     more = replace(tuning, phases=["optuna"], budget_shares={"optuna": 1.0}, study_prefix=f"{tuning.study_prefix}.more")
     first = tuning_report[name]
     tuned, report, more_tables = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, more, left,
-                                                 candidates[name], rows=first["trial_rows"], start=chosen_params[name][0])
+                                                 candidates[name], rows=first["trial_rows"], start=chosen_params[name][0],
+                                                 ceiling=lambda: budget.left() - _refit_seconds(candidates.values(), refit_rows, view, cv))
     first["phases"] += [{**p, "phase": "optuna-more"} for p in report["phases"]]
     tables[name].update({"optuna-more": t for t in more_tables.values()})
     outcome = "a better point was found" if tuned is not None else f"its earlier point stayed ({report['kept'].split(': ', 1)[-1]})"
@@ -384,9 +395,13 @@ def _refit(best: CVResult, spec, chosen: tuple, task: str, X, y_encoded, y, feat
 
 
 def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSettings, seconds: float, untuned: CVResult,
-                    rows: Optional[int] = None, start: Optional[dict] = None):
+                    rows: Optional[int] = None, start: Optional[dict] = None, ceiling: Callable[[], float] = lambda: math.inf):
     """Tune one candidate within ``seconds`` (its final full-row CV included); return its tuned CV result (or None
-    if tuning did not win, or the budget could not afford the CV that proves it does)."""
+    if tuning did not win, or the budget could not afford the CV that proves it does).
+
+    The proof may overrun the candidate's ``seconds`` by PROOF_SLACK of them (the next candidates' shares then
+    shrink), never past ``ceiling()``: the seconds training can still give before the final fit, the ensemble and
+    the refit on every row need theirs."""
     X, y, fold, weights = view.X, view.y, view.fold, view.weights
     task, metric, cv = plan.task, plan.primary_metric, plan.split.cv_strategy
     defaults = make().pipeline.named_steps["model"].get_params()
@@ -412,10 +427,10 @@ def _tune_candidate(name, spec, make, plan, view: CVView, seed, tuning: TuningSe
         report.update(tuned_cv=None, kept="untuned: no trial finished")
         return None, report, result.trial_tables
     estimate = untuned.fit_seconds if result.seconds_per_row is None else result.seconds_per_row * len(y)
-    left = stop_at - time.perf_counter()
-    if estimate > max(left, 0.0) + 0.1 * seconds:
+    left = max(0.0, min(stop_at - time.perf_counter() + PROOF_SLACK * seconds, ceiling()))
+    if estimate > left:
         report.update(tuned_cv=None, kept=f"untuned: the CV of the tuned point on every row would take about {estimate:.0f} s, "
-                                          f"{max(left, 0.0):.0f} s were left")
+                                          f"{left:.0f} s were left")
         return None, report, result.trial_tables
     tuned = cross_validate(name, "candidate", lambda: make(params=result.best_params, stop=stop), X, y, fold, cv, task, metric, weights)
     report["tuned_cv"] = tuned.mean
