@@ -241,7 +241,10 @@ def _continue_best(candidates, chosen_params, tuning_report, tables, specs, make
     the best one: Optuna from its best point, at the rows its trials used, in a study of its own (``<model>.more``)."""
     sign = 1 if METRICS[plan.primary_metric].greater_is_better else -1
     name = max(candidates, key=lambda n: sign * candidates[n].mean)
-    left = budget.left() - _refit_seconds(candidates.values(), refit_rows, view, cv)
+    def training_left() -> float:  # what tuning may still spend: training's time less the final fits' reserve
+        return budget.left() - _refit_seconds(candidates.values(), refit_rows, view, cv)
+
+    left = training_left()
     given = tuning.budget_seconds / TUNING_SHARE
     if name not in tuning_report or left < max(5.0, MORE_TUNING * given) or "optuna" not in tuning.phases:
         return
@@ -249,7 +252,7 @@ def _continue_best(candidates, chosen_params, tuning_report, tables, specs, make
     first = tuning_report[name]
     tuned, report, more_tables = _tune_candidate(name, specs[name], make_for(specs[name]), plan, view, seed, more, left,
                                                  candidates[name], rows=first["trial_rows"], start=chosen_params[name][0],
-                                                 ceiling=lambda: budget.left() - _refit_seconds(candidates.values(), refit_rows, view, cv))
+                                                 ceiling=training_left)
     first["phases"] += [{**p, "phase": "optuna-more"} for p in report["phases"]]
     tables[name].update({"optuna-more": t for t in more_tables.values()})
     outcome = "a better point was found" if tuned is not None else f"its earlier point stayed ({report['kept'].split(': ', 1)[-1]})"
